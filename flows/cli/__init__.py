@@ -1,0 +1,11 @@
+"""The `byok` command line.
+
+Prefect reads its settings once, at import: defaults that matter for a local,
+offline engine are set here, before any command imports Prefect, and only
+where the user has not set them. The ephemeral API's anonymous telemetry would
+try the network on every start, which a self-hosted, offline install never wants.
+"""
+
+import os
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

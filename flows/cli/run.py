@@ -1,0 +1,77 @@
+"""`byok run`: run a recipe once, here, and print its outputs and cost.
+
+Everything a user can get wrong (an unreadable recipe, a bad input, a model
+whose key is missing) is checked before Prefect starts, and reported in one
+line; only then does the flow run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from flows.cli.console import err, fail, out, print_json
+from flows.recipe import Recipe, RecipeError, load_recipe
+
+__all__ = ["parse_inputs", "run"]
+
+
+def run(
+    recipe_path: Annotated[Path, typer.Argument(metavar="RECIPE", help="Recipe YAML file.")],
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option("--input", "-i", metavar="KEY=VALUE", help="A recipe input; repeatable."),
+    ] = None,
+    org: Annotated[str, typer.Option(help="Organisation whose keys pay for the run.")] = "default",
+    user: Annotated[str, typer.Option(help="User the run is recorded for.")] = "local",
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Run RECIPE once and wait for it; exit status 0 only when it completed."""
+    try:
+        recipe = load_recipe(recipe_path)
+        values = recipe.coerce_inputs(parse_inputs(inputs or []))
+    except RecipeError as error:
+        fail(str(error))
+    check_keys(recipe, org)
+
+    from flows.engine.running import run_recipe
+
+    result = asyncio.run(run_recipe(recipe, values, org=org, user=user))
+    if json_output:
+        print_json(result.to_json())
+    else:
+        from flows.cli.report import print_run
+
+        print_run(out, result)
+    if result.state != "COMPLETED":
+        if json_output:
+            err.print(f"[bold red]error:[/] {escape(result.error or '')}")
+        raise typer.Exit(1)
+
+
+def parse_inputs(pairs: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` strings to a dict; values stay strings until the recipe types them."""
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            fail(f"--input expects KEY=VALUE, got {key!r}" if key else "--input expects KEY=VALUE")
+        values[key.strip()] = value
+    return values
+
+
+def check_keys(recipe: Recipe, org: str) -> None:
+    """Fail before starting Prefect when a step's model has no key in `org`."""
+    from vault import KeyStore, VaultError
+
+    try:
+        store = KeyStore.open()
+        for step in recipe.steps:
+            for model in (step.model, *step.fallbacks):
+                store.find_key(org, model.partition(":")[0])
+    except VaultError as error:
+        fail(str(error))

@@ -1,0 +1,153 @@
+"""Compiling a recipe into a Prefect flow.
+
+The flow is named after the recipe and takes the recipe's inputs as typed
+parameters (so Prefect validates them and the UI renders a form). Its body is
+a small DAG scheduler: each step starts as soon as the steps it depends on
+have completed, so independent steps run concurrently. A failed step fails
+the flow run with a message naming the step; steps that depend on it are not
+started at all (rather than left `Pending`, which is what Prefect does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Coroutine
+from typing import Any
+
+from prefect import Flow, Task
+from prefect.runtime import flow_run
+
+from flows.engine.errors import StepFailedError
+from flows.engine.retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from flows.engine.scope import KeyResolver, RunScope, StepOutputs, output_sink, run_scope
+from flows.engine.step import build_step_task
+from flows.recipe import ModelRef, Recipe, Step, TemplateRenderError
+from providers.client import ProviderClient
+from providers.errors import ProviderError
+from vault import VaultError, VaultKeys
+
+__all__ = ["compile_recipe"]
+
+_PYTHON_TYPES: dict[str, type] = {"string": str, "number": float, "integer": int, "boolean": bool}
+
+
+def compile_recipe(
+    recipe: Recipe,
+    *,
+    org: str = "default",
+    user: str = "local",
+    keys: KeyResolver | None = None,
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+) -> Flow[..., Coroutine[Any, Any, None]]:
+    """A Prefect flow that runs `recipe` for `user` of `org` with that org's keys only.
+
+    The flow returns nothing: outputs are user content and never pass through
+    Prefect states. In-process callers collect them through `output_sink`.
+    """
+    dependencies = recipe.dependencies()
+    order = recipe.topological_order()
+
+    async def run_recipe_flow(**inputs: Any) -> None:
+        resolver = keys if keys is not None else VaultKeys(org=org)
+        async with ProviderClient() as client:
+            scope = RunScope(
+                org=org,
+                user=user,
+                recipe=recipe.name,
+                run_id=str(flow_run.id),
+                inputs=inputs,
+                keys=resolver,
+                client=client,
+                results=output_sink.get() or StepOutputs(),
+            )
+            with run_scope(scope):
+                await _run_dag(recipe, order, dependencies, scope, policy)
+
+    run_recipe_flow.__signature__ = _signature(recipe)  # type: ignore[attr-defined]
+    run_recipe_flow.__doc__ = recipe.description or None
+    return Flow(
+        run_recipe_flow,
+        name=recipe.name,
+        description=recipe.description or None,
+        persist_result=False,
+        retries=0,
+        log_prints=False,
+        validate_parameters=True,
+    )
+
+
+def _signature(recipe: Recipe) -> inspect.Signature:
+    params = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=_PYTHON_TYPES[spec.type],
+            default=inspect.Parameter.empty if spec.default is None else spec.default,
+        )
+        for name, spec in recipe.inputs.items()
+    ]
+    return inspect.Signature(params, return_annotation=None)
+
+
+async def _run_dag(
+    recipe: Recipe,
+    order: list[str],
+    dependencies: dict[str, frozenset[str]],
+    scope: RunScope,
+    policy: RetryPolicy,
+) -> None:
+    waiting = list(order)
+    done: set[str] = set()
+    blocked: set[str] = set()
+    failures: dict[str, StepFailedError] = {}
+    running: dict[asyncio.Task[None], str] = {}
+    while waiting or running:
+        for step_id in list(waiting):
+            deps = dependencies[step_id]
+            if deps & blocked:
+                waiting.remove(step_id)
+                blocked.add(step_id)
+            elif deps <= done:
+                waiting.remove(step_id)
+                step = recipe.step(step_id)
+                running[asyncio.create_task(_run_step(step, scope, policy))] = step_id
+        if not running:
+            break
+        finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        for fut in finished:
+            step_id = running.pop(fut)
+            error = fut.exception()
+            if error is None:
+                done.add(step_id)
+            elif isinstance(error, StepFailedError):
+                failures[step_id] = error
+                blocked.add(step_id)
+            else:
+                raise error
+    if failures:
+        first = next(sid for sid in order if sid in failures)
+        skipped = tuple(sid for sid in order if sid in blocked and sid not in failures)
+        error = failures[first]
+        raise StepFailedError(error.step, error.model, error.reason, skipped=skipped)
+
+
+async def _run_step(step: Step, scope: RunScope, policy: RetryPolicy) -> None:
+    models = [step.model_ref, *(ModelRef.parse(m) for m in step.fallbacks)]
+    for index, model in enumerate(models):
+        step_task: Task[[], Coroutine[Any, Any, Any]] = build_step_task(step, model, policy)
+        try:
+            output = await step_task()
+        except ProviderError as error:
+            if error.retryable and index + 1 < len(models):
+                continue  # retries exhausted on a transient error: try the next fallback
+            raise StepFailedError(step.id, str(model), str(error)) from error
+        except (TemplateRenderError, VaultError) as error:
+            raise StepFailedError(step.id, str(model), str(error)) from error
+        except Exception as error:
+            # Unknown errors may carry content in their text: name the type only.
+            reason = f"unexpected {type(error).__name__} (see the task run's logs)"
+            raise StepFailedError(step.id, str(model), reason) from error
+        scope.results.outputs[step.id] = output
+        scope.results.answered_by[step.id] = str(model)
+        return

@@ -1,0 +1,85 @@
+"""What one flow run's step tasks share, held in a context variable.
+
+Step tasks take no Prefect parameters: inputs and upstream outputs are user
+content, and anything passed as a task parameter is walked, hashed and shown
+by Prefect. The flow body opens a `RunScope` and every task it starts (tasks
+copy the current context) reads it from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from flows.ledger import CallContext
+from providers.client import ProviderClient
+from providers.endpoint import Endpoint
+
+__all__ = ["KeyResolver", "RunScope", "StepOutputs", "current_scope", "output_sink", "run_scope"]
+
+
+class KeyResolver(Protocol):
+    """Turns a model-string prefix into a decrypted endpoint (the vault block)."""
+
+    def resolve(self, prefix: str) -> Endpoint: ...
+
+
+@dataclass(slots=True)
+class StepOutputs:
+    """Outputs of the steps that completed, and which model answered each."""
+
+    outputs: dict[str, Any] = field(default_factory=dict)
+    answered_by: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RunScope:
+    """Per-run state: who runs it, its inputs, the outputs so far, shared clients."""
+
+    org: str
+    user: str
+    recipe: str
+    run_id: str
+    inputs: Mapping[str, Any]
+    keys: KeyResolver
+    client: ProviderClient
+    results: StepOutputs = field(default_factory=StepOutputs)
+
+    def call_context(self, step: str, attempt: int) -> CallContext:
+        """Ledger ownership of one provider call made by `step`."""
+        return CallContext(
+            org=self.org,
+            user=self.user,
+            recipe=self.recipe,
+            run_id=self.run_id,
+            step=step,
+            attempt=attempt,
+        )
+
+
+_scope: ContextVar[RunScope | None] = ContextVar("byok_run_scope", default=None)
+
+# Set by an in-process caller (the CLI) to receive step outputs, even of a failed
+# run, without routing user content through Prefect states or results.
+output_sink: ContextVar[StepOutputs | None] = ContextVar("byok_output_sink", default=None)
+
+
+def current_scope() -> RunScope:
+    """The scope of the flow run this task belongs to."""
+    scope = _scope.get()
+    if scope is None:
+        raise RuntimeError("a recipe step ran outside its flow run")
+    return scope
+
+
+@contextmanager
+def run_scope(scope: RunScope) -> Iterator[RunScope]:
+    """Make `scope` visible to the step tasks started inside the block."""
+    token = _scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _scope.reset(token)

@@ -1,0 +1,70 @@
+"""The usage ledger's table: one row per provider HTTP call that returned usage.
+
+Numbers and identifiers only, never prompt or output text (invariant 1). Money
+is stored as decimal text so SQLite and PostgreSQL keep it exact; sums are
+done with `Decimal` in Python.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import DateTime, Dialect, String, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+__all__ = ["DecimalText", "UsageRecord"]
+
+
+class DecimalText(TypeDecorator[Decimal]):
+    """A `Decimal` stored as text: exact on every database, ordered by nobody."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:  # noqa: ARG002
+        return None if value is None else format(value, "f")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:  # noqa: ARG002
+        return None if value is None else Decimal(str(value))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UsageRecord(SQLModel, table=True):
+    """One provider call: who it belongs to, the tokens by kind, and its cost.
+
+    `call_key` is deterministic (run, step, attempt, model) so a retried write
+    of the same call updates nothing instead of adding a second row.
+    """
+
+    __tablename__ = "usage_records"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_key: str = Field(max_length=300, unique=True)
+    created_at: datetime = Field(default_factory=_now, index=True, sa_type=DateTime(timezone=True))
+    org: str = Field(max_length=100, index=True)
+    user: str = Field(max_length=200, index=True)
+    recipe: str = Field(max_length=200, index=True)
+    run_id: str = Field(max_length=64, index=True)
+    step: str = Field(max_length=100)
+    attempt: int = 1
+    key_id: str = Field(max_length=64)
+    key_version: int = 1
+    provider: str = Field(max_length=64)
+    model: str = Field(max_length=200)
+    model_reported: str | None = Field(default=None, max_length=200)
+    input_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    input_cost_usd: Decimal | None = Field(default=None, sa_type=DecimalText)
+    output_cost_usd: Decimal | None = Field(default=None, sa_type=DecimalText)
+    cost_usd: Decimal | None = Field(default=None, sa_type=DecimalText)
+    price_source: str | None = Field(default=None, max_length=100)
+    latency_ms: int = 0
+    outcome: str = Field(default="ok", max_length=64)

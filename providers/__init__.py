@@ -1,0 +1,62 @@
+"""Model providers behind one interface: types, errors, keys, adapters, client, pricing.
+
+types.py          ModelRequest / ModelResponse / Usage / FinishReason / Protocol
+errors.py         the ProviderError tree
+secret.py         SecretKey, the masked in-memory key
+endpoint.py       Endpoint: protocol + key + base URL for one call
+anthropic.py      Anthropic Messages   ┐ pure request/response/usage/error
+openai.py         OpenAI Chat Completions ├ mapping, one module per wire
+google.py         Gemini generateContent ┘ protocol
+wire.py           what the adapters share (PreparedRequest, JSON readers)
+http_errors.py    status + error body → ProviderError, wait hints
+closed_schema.py  step schema → strict structured-output schema
+structured.py     JSON reply → validated object, or ResponseError
+client.py         ProviderClient: pooled httpx I/O, the only place that sends
+pricing.py        Usage → Cost via genai-prices' bundled table
+"""
+
+from providers.client import ADAPTERS, ProviderClient, adapter_for
+from providers.endpoint import DEFAULT_BASE_URLS, Endpoint
+from providers.errors import (
+    AuthenticationError,
+    InvalidRequestError,
+    OverloadedError,
+    ProviderConnectionError,
+    ProviderError,
+    QuotaExceededError,
+    RateLimitError,
+    ResponseError,
+    ServerError,
+)
+from providers.pricing import Cost, price, price_source
+from providers.secret import SecretKey
+from providers.types import FinishReason, ModelRequest, ModelResponse, Protocol, Usage
+from providers.wire import PreparedRequest, WireAdapter
+
+__all__ = [
+    "ADAPTERS",
+    "DEFAULT_BASE_URLS",
+    "AuthenticationError",
+    "Cost",
+    "Endpoint",
+    "FinishReason",
+    "InvalidRequestError",
+    "ModelRequest",
+    "ModelResponse",
+    "OverloadedError",
+    "PreparedRequest",
+    "Protocol",
+    "ProviderClient",
+    "ProviderConnectionError",
+    "ProviderError",
+    "QuotaExceededError",
+    "RateLimitError",
+    "ResponseError",
+    "SecretKey",
+    "ServerError",
+    "Usage",
+    "WireAdapter",
+    "adapter_for",
+    "price",
+    "price_source",
+]

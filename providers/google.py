@@ -1,0 +1,182 @@
+"""Gemini `generateContent` (`POST {base}/v1beta/models/{model}:generateContent`).
+
+The key travels in the `x-goog-api-key` header, never in the URL (`?key=`):
+URLs end up in proxy logs, httpx exceptions and tracebacks.
+
+Usage: `promptTokenCount` already *includes* `cachedContentTokenCount`, but
+`candidatesTokenCount` *excludes* `thoughtsTokenCount`, and tool-use prompt
+tokens (`toolUsePromptTokenCount`, e.g. search grounding) are reported outside
+the prompt count. `map_usage` therefore adds thoughts to `output_tokens` and
+tool-use prompt tokens to `input_tokens`, as `providers.types.Usage` defines
+them. Gemini reports no cache-write tokens (cache storage is billed apart).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from providers import http_errors
+from providers.endpoint import Endpoint
+from providers.errors import ProviderError, ResponseError
+from providers.types import FinishReason, ModelRequest, ModelResponse, Usage
+from providers.wire import PreparedRequest, integer, items, mapping, reveal_key, text
+
+__all__ = [
+    "build_body",
+    "build_request",
+    "error_details",
+    "map_error",
+    "map_finish_reason",
+    "map_usage",
+    "parse_response",
+]
+
+_FINISH = {
+    "STOP": FinishReason.STOP,
+    "MAX_TOKENS": FinishReason.MAX_TOKENS,
+    "SAFETY": FinishReason.SAFETY,
+    "RECITATION": FinishReason.SAFETY,  # withheld by the recitation (copyright) filter
+    "BLOCKLIST": FinishReason.SAFETY,
+    "PROHIBITED_CONTENT": FinishReason.SAFETY,
+    "SPII": FinishReason.SAFETY,
+    "IMAGE_SAFETY": FinishReason.SAFETY,
+}
+
+_QUOTA_FAILURE = "type.googleapis.com/google.rpc.QuotaFailure"
+_RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+
+
+def build_body(request: ModelRequest) -> dict[str, Any]:
+    """The JSON body of a generateContent call (no key: safe to inspect in tests)."""
+    config: dict[str, Any] = {"maxOutputTokens": request.max_tokens}
+    if request.temperature is not None:
+        config["temperature"] = request.temperature
+    if request.stop:
+        config["stopSequences"] = list(request.stop)
+    if request.output_schema is not None:
+        # `responseJsonSchema` takes standard JSON Schema (unlike the OpenAPI
+        # subset of `responseSchema`), so the step's schema goes as written.
+        config["responseMimeType"] = "application/json"
+        config["responseJsonSchema"] = dict(request.output_schema)
+    body: dict[str, Any] = {
+        "contents": [{"role": "user", "parts": [{"text": request.prompt}]}],
+        "generationConfig": config,
+    }
+    if request.system:
+        body["systemInstruction"] = {"parts": [{"text": request.system}]}
+    return body
+
+
+def build_request(request: ModelRequest, endpoint: Endpoint) -> PreparedRequest:
+    """The full HTTP request, with the key in `x-goog-api-key`."""
+    model = quote(request.model.removeprefix("models/"), safe="")
+    return PreparedRequest(
+        method="POST",
+        url=f"{endpoint.base_url}/v1beta/models/{model}:generateContent",
+        headers={"x-goog-api-key": reveal_key(endpoint), "content-type": "application/json"},
+        json=build_body(request),
+    )
+
+
+def map_usage(raw: Any) -> Usage:
+    """`usageMetadata` → `Usage` (thoughts folded into output, tool prompts into input)."""
+    usage = mapping(raw)
+    thoughts = integer(usage.get("thoughtsTokenCount"))
+    return Usage(
+        input_tokens=integer(usage.get("promptTokenCount"))
+        + integer(usage.get("toolUsePromptTokenCount")),
+        cache_read_tokens=integer(usage.get("cachedContentTokenCount")),
+        output_tokens=integer(usage.get("candidatesTokenCount")) + thoughts,
+        reasoning_tokens=thoughts,
+    )
+
+
+def map_finish_reason(finish_reason: Any) -> FinishReason:
+    """`finishReason` → `FinishReason`; every content filter becomes SAFETY."""
+    return _FINISH.get(finish_reason, FinishReason.OTHER) if finish_reason else FinishReason.OTHER
+
+
+def parse_response(body: Mapping[str, Any], *, provider: str = "google") -> ModelResponse:
+    """A generateContent reply → `ModelResponse`, from the first candidate.
+
+    Thought summaries (`thought: true` parts) are not part of the answer. A
+    prompt blocked before generation has no candidates, only
+    `promptFeedback.blockReason`: that is a SAFETY finish with empty text.
+    """
+    usage = map_usage(body.get("usageMetadata"))
+    model = text(body.get("modelVersion")) or ""
+    request_id = text(body.get("responseId"))
+    candidates = items(body.get("candidates"))
+    if not candidates:
+        if mapping(body.get("promptFeedback")).get("blockReason"):
+            return ModelResponse(
+                text="",
+                usage=usage,
+                finish_reason=FinishReason.SAFETY,
+                model=model,
+                request_id=request_id,
+            )
+        raise ResponseError(
+            f"{provider} returned a reply without candidates: check the key's base URL",
+            provider=provider,
+            error_type="malformed_response",
+            usage=usage,
+        )
+    candidate = mapping(candidates[0])
+    parts = [mapping(part) for part in items(mapping(candidate.get("content")).get("parts"))]
+    return ModelResponse(
+        text="".join(text(p.get("text")) or "" for p in parts if not p.get("thought")),
+        usage=usage,
+        finish_reason=map_finish_reason(candidate.get("finishReason")),
+        model=model,
+        request_id=request_id,
+    )
+
+
+def error_details(body: Any) -> http_errors.ErrorDetails:
+    """A google.rpc.Status error → details.
+
+    RESOURCE_EXHAUSTED means a quota was hit; it is exhausted for the day
+    (QuotaExceededError) when a QuotaFailure violation names a per-day quota,
+    and a plain rate limit otherwise. RetryInfo's `retryDelay` is the wait hint.
+    """
+    if isinstance(body, list) and body:  # some Google front ends wrap the error in a list
+        body = body[0]
+    error = mapping(mapping(body).get("error"))
+    status = http_errors.safe_token(error.get("status"))
+    details = [mapping(d) for d in items(error.get("details"))]
+    per_day = any(
+        "PerDay" in (text(mapping(violation).get("quotaId")) or "")
+        for detail in details
+        if detail.get("@type") == _QUOTA_FAILURE
+        for violation in items(detail.get("violations"))
+    )
+    retry_after = next(
+        (
+            http_errors.parse_duration(d.get("retryDelay"))
+            for d in details
+            if d.get("@type") == _RETRY_INFO
+        ),
+        None,
+    )
+    return http_errors.ErrorDetails(
+        error_type=status,
+        quota_exhausted=status == "RESOURCE_EXHAUSTED" and per_day,
+        retry_after_s=retry_after,
+    )
+
+
+def map_error(
+    status: int,
+    body: Any,
+    headers: Mapping[str, str],
+    *,
+    provider: str = "google",
+    key_id: str = "",
+) -> ProviderError:
+    """A non-2xx generateContent reply → the `ProviderError` to raise."""
+    return http_errors.classify(
+        status, error_details(body), headers, provider=provider, key_id=key_id
+    )
