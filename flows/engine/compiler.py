@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from prefect import Flow, Task
 from prefect.runtime import flow_run
 
 from flows.engine.errors import StepFailedError
+from flows.engine.hooks import CallHook
 from flows.engine.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from flows.engine.scope import KeyResolver, RunScope, StepOutputs, output_sink, run_scope
 from flows.engine.step import build_step_task
+from flows.engine.wiring import default_hooks
 from flows.recipe import ModelRef, Recipe, Step, TemplateRenderError
 from providers.client import ProviderClient
 from providers.errors import ProviderError
@@ -39,11 +41,13 @@ def compile_recipe(
     user: str = "local",
     keys: KeyResolver | None = None,
     policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    hooks: Callable[[], Sequence[CallHook]] = default_hooks,
 ) -> Flow[..., Coroutine[Any, Any, None]]:
     """A Prefect flow that runs `recipe` for `user` of `org` with that org's keys only.
 
     The flow returns nothing: outputs are user content and never pass through
     Prefect states. In-process callers collect them through `output_sink`.
+    `hooks` makes the call hooks for each run (see `flows.engine.wiring`).
     """
     dependencies = recipe.dependencies()
     order = recipe.topological_order()
@@ -59,6 +63,7 @@ def compile_recipe(
                 inputs=inputs,
                 keys=resolver,
                 client=client,
+                hooks=hooks(),
                 results=output_sink.get() or StepOutputs(),
             )
             with run_scope(scope):

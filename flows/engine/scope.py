@@ -8,12 +8,13 @@ copy the current context) reads it from here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from flows.engine.hooks import CallHook
 from flows.ledger import CallContext
 from providers.client import ProviderClient
 from providers.endpoint import Endpoint
@@ -46,6 +47,7 @@ class RunScope:
     inputs: Mapping[str, Any]
     keys: KeyResolver
     client: ProviderClient
+    hooks: Sequence[CallHook] = ()
     results: StepOutputs = field(default_factory=StepOutputs)
 
     def call_context(self, step: str, attempt: int) -> CallContext:

@@ -1,13 +1,13 @@
-"""One recipe step as a Prefect task: render, resolve the key, call, record.
+"""One recipe step as a Prefect task: render, resolve the key, call through the hooks.
 
 Everything that touches content happens inside the task and stays in memory:
 the prompt is rendered here, the key is decrypted here (no cache, so a
-rotation applies to the next call), and only numbers go to the ledger.
+rotation applies to the next call), and the hooks (ledger, and whatever else
+the run was compiled with) see only this in-memory call.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -15,14 +15,11 @@ from prefect import Task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 
+from flows.engine.hooks import CallInfo, call_with_hooks
 from flows.engine.retry import RetryPolicy
 from flows.engine.scope import RunScope, current_scope
-from flows.ledger import build_record, record
 from flows.recipe import ModelRef, Step, render
-from providers.endpoint import Endpoint
-from providers.errors import ProviderError
-from providers.types import ModelRequest, Usage
-from vault.db import get_engine
+from providers.types import ModelRequest
 
 __all__ = ["build_step_task", "task_run_name"]
 
@@ -74,38 +71,15 @@ async def _execute(step: Step, model: ModelRef, scope: RunScope) -> Any:
         output_schema=step.output,
     )
     endpoint = scope.keys.resolve(model.prefix)
-    call = _Call(scope, step, endpoint, model, attempt=task_run.run_count or 1)
-    try:
-        response = await scope.client.complete(endpoint, request, timeout_s=step.timeout_s)
-    except ProviderError as error:
-        if error.usage is not None:
-            call.record(error.usage, outcome=type(error).__name__)
-        raise
-    call.record(response.usage, outcome="ok", model_reported=response.model)
+    call = CallInfo(
+        context=scope.call_context(step.id, attempt=task_run.run_count or 1),
+        model=model,
+        endpoint=endpoint,
+        request=request,
+    )
+    response = await call_with_hooks(
+        scope.hooks,
+        call,
+        lambda: scope.client.complete(endpoint, request, timeout_s=step.timeout_s),
+    )
     return response.parsed if step.output is not None else response.text
-
-
-class _Call:
-    """One provider call in flight: timed from creation, recorded once it returns."""
-
-    def __init__(
-        self, scope: RunScope, step: Step, endpoint: Endpoint, model: ModelRef, *, attempt: int
-    ) -> None:
-        self.scope, self.step, self.endpoint, self.model = scope, step, endpoint, model
-        self.attempt = attempt
-        self.started = time.perf_counter()
-
-    def record(self, usage: Usage, *, outcome: str, model_reported: str | None = None) -> None:
-        """Write this call's ledger row: numbers and ids only."""
-        row = build_record(
-            self.scope.call_context(self.step.id, self.attempt),
-            provider=self.endpoint.provider,
-            model=self.model.model,
-            usage=usage,
-            key_id=self.endpoint.key_id,
-            key_version=self.endpoint.key_version,
-            latency_ms=round((time.perf_counter() - self.started) * 1000),
-            outcome=outcome,
-            model_reported=model_reported,
-        )
-        record(get_engine(), row)
