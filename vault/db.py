@@ -10,7 +10,7 @@ import threading
 from typing import Any
 
 from sqlalchemy import Engine, event
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
 
 from vault.settings import database_url
 
@@ -57,8 +57,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _create_schema(engine: Engine) -> None:
-    # Import the modules that define tables so they register on the metadata.
-    import flows.ledger.models  # noqa: F401
-    import vault.models  # noqa: F401
+    # Alembic owns the schema: every branch (vault, ledger) to its head.
+    from vault.migrate import upgrade
 
-    SQLModel.metadata.create_all(engine)
+    upgrade(engine)

@@ -19,7 +19,7 @@ from prefect import Flow, Task
 from prefect.runtime import flow_run
 
 from flows.engine.errors import StepFailedError
-from flows.engine.hooks import CallHook
+from flows.engine.hooks import CallHook, RunInfo, finish_run
 from flows.engine.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from flows.engine.scope import KeyResolver, RunScope, StepOutputs, output_sink, run_scope
 from flows.engine.step import build_step_task
@@ -67,7 +67,14 @@ def compile_recipe(
                 results=output_sink.get() or StepOutputs(),
             )
             with run_scope(scope):
-                await _run_dag(recipe, order, dependencies, scope, policy)
+                error: BaseException | None = None
+                try:
+                    await _run_dag(recipe, order, dependencies, scope, policy)
+                except BaseException as failure:
+                    error = failure
+                    raise
+                finally:
+                    await finish_run(scope.hooks, _run_info(scope, error))
 
     run_recipe_flow.__signature__ = _signature(recipe)  # type: ignore[attr-defined]
     run_recipe_flow.__doc__ = recipe.description or None
@@ -79,6 +86,17 @@ def compile_recipe(
         retries=0,
         log_prints=False,
         validate_parameters=True,
+    )
+
+
+def _run_info(scope: RunScope, error: BaseException | None) -> RunInfo:
+    return RunInfo(
+        org=scope.org,
+        user=scope.user,
+        recipe=scope.recipe,
+        run_id=scope.run_id,
+        answered_by=dict(scope.results.answered_by),
+        error=error,
     )
 
 

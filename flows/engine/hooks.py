@@ -14,7 +14,7 @@ never store, log or raise with content (invariant 1).
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,7 +24,7 @@ from providers.endpoint import Endpoint
 from providers.errors import ProviderError
 from providers.types import ModelRequest, ModelResponse, Usage
 
-__all__ = ["CallHook", "CallInfo", "CallOutcome", "call_with_hooks"]
+__all__ = ["CallHook", "CallInfo", "CallOutcome", "RunInfo", "call_with_hooks", "finish_run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +56,20 @@ class CallOutcome:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """A finished run, as hooks see it: ids and which model answered each step."""
+
+    org: str
+    user: str
+    recipe: str
+    run_id: str
+    answered_by: Mapping[str, str]
+    error: BaseException | None
+
+
 class CallHook(Protocol):
-    """Something that must happen around every provider call."""
+    """Something that must happen around every provider call, and once per run."""
 
     async def before_call(self, call: CallInfo) -> None:
         """Runs before the request is sent; raise to prevent the call."""
@@ -65,6 +77,10 @@ class CallHook(Protocol):
 
     async def after_call(self, call: CallInfo, outcome: CallOutcome) -> None:
         """Runs after the call returned or failed, if `before_call` ran."""
+        ...
+
+    async def after_run(self, run: RunInfo) -> None:
+        """Runs once when the flow run's steps are done, completed or failed."""
         ...
 
 
@@ -100,3 +116,9 @@ async def _after(hooks: list[CallHook], call: CallInfo, outcome: CallOutcome) ->
 
 def _elapsed_ms(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
+
+
+async def finish_run(hooks: Sequence[CallHook], run: RunInfo) -> None:
+    """Tell every hook the run is over, in reverse order (the ledger first)."""
+    for hook in reversed(hooks):
+        await hook.after_run(run)

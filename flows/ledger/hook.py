@@ -13,7 +13,7 @@ from flows.ledger.recorder import build_record, record
 from vault.db import get_engine
 
 if TYPE_CHECKING:
-    from flows.engine.hooks import CallInfo, CallOutcome
+    from flows.engine.hooks import CallInfo, CallOutcome, RunInfo
 
 __all__ = ["LedgerHook"]
 
@@ -42,3 +42,6 @@ class LedgerHook:
             model_reported=outcome.response.model if outcome.response else None,
         )
         record(get_engine(), row)
+
+    async def after_run(self, run: RunInfo) -> None:
+        """Rows are written per call; nothing is left to do at the end of a run."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.engine.hooks import CallInfo, CallOutcome, call_with_hooks
+from flows.engine.hooks import CallInfo, CallOutcome, RunInfo, call_with_hooks
 from flows.ledger import CallContext
 from flows.recipe import ModelRef
 from providers.endpoint import Endpoint
@@ -43,6 +43,9 @@ class Recording:
     async def after_call(self, call: CallInfo, outcome: CallOutcome) -> None:
         self.log.append(f"after {self.name}")
         self.outcomes.append(outcome)
+
+    async def after_run(self, run: RunInfo) -> None:
+        self.log.append(f"run {self.name}")
 
 
 async def test_hooks_nest_around_a_successful_call() -> None:
