@@ -10,18 +10,21 @@ from __future__ import annotations
 
 from typing import NoReturn
 
+from providers import redaction
+
 __all__ = ["SecretKey"]
 
 
 class SecretKey:
     """Holds a provider key in memory; masked everywhere but `reveal()`."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("__weakref__", "_value")
 
     def __init__(self, value: str) -> None:
         if not value:
             raise ValueError("a provider key cannot be empty")
         self._value = value
+        redaction.register(self)  # redacted from every log record while alive
 
     def reveal(self) -> str:
         """Return the raw key. Call only where the outgoing request is built."""

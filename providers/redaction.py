@@ -1,0 +1,110 @@
+"""Redacting live provider keys from every log record, in any common encoding.
+
+Keys are never logged on purpose; this is the net under that rule. Every
+`SecretKey` alive in the process registers here (weakly: a key collected by
+the garbage collector is forgotten), and a log-record factory installed by
+`install()` rewrites each record as it is created, before any handler (console,
+file, Prefect's API log handler) can see it: the message is formatted and
+redacted, and a traceback is rendered and redacted into `exc_text`, which
+formatters reuse instead of rendering the exception again.
+
+Encodings covered: the raw text, URL-quoted, JSON-escaped, hex, and base64
+(standard and URL-safe, at each of the three alignments a key can have inside
+a longer base64 string, as in a Basic auth header).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import quote
+
+__all__ = ["REDACTED", "install", "redact", "register", "variants"]
+
+REDACTED = "[redacted key]"
+_MIN_FRAGMENT = 8  # shorter base64 fragments would redact ordinary words
+# (bytes before the key in its 3-byte group, first base64 char that is key-only)
+_BASE64_ALIGNMENTS = ((0, 0), (1, 2), (2, 3))
+
+_live: weakref.WeakSet[Any] = weakref.WeakSet()
+_lock = threading.Lock()
+_installed = False
+
+
+def register(secret: Any) -> None:
+    """Start redacting `secret` (an object with `reveal()`) while it is alive."""
+    with _lock:
+        _live.add(secret)
+
+
+def variants(raw: str) -> set[str]:
+    """The forms a key can take in text: raw, quoted, escaped, hex, base64 fragments."""
+    forms = {raw, quote(raw, safe=""), json.dumps(raw)[1:-1], raw.encode().hex()}
+    data = raw.encode()
+    for offset, start in _BASE64_ALIGNMENTS:
+        # Inside a longer base64 string the key starts at one of three byte
+        # alignments; only the characters of whole groups made of key bytes
+        # are the same whatever surrounds the key.
+        end = (offset + len(data)) // 3 * 4
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            stable = encode(b"\0" * offset + data).decode()[start:end]
+            if len(stable) >= _MIN_FRAGMENT:
+                forms.add(stable)
+    return {form for form in forms if form}
+
+
+def redact(text: str) -> str:
+    """`text` with every form of every live key replaced by `REDACTED`, in one pass."""
+    if not text:
+        return text
+    pattern = _live_pattern()
+    return pattern.sub(REDACTED, text) if pattern else text
+
+
+def _live_pattern() -> re.Pattern[str] | None:
+    with _lock:
+        secrets: Iterable[Any] = list(_live)
+    forms: set[str] = set()
+    for secret in secrets:
+        forms |= variants(secret.reveal())
+    # Forms shorter than a fragment would redact ordinary words: no real key is that short.
+    usable = sorted((f for f in forms if len(f) >= _MIN_FRAGMENT), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, usable))) if usable else None
+
+
+def install() -> None:
+    """Wrap the process's log-record factory once; idempotent."""
+    global _installed  # noqa: PLW0603 - one factory per process is the point
+    with _lock:
+        if _installed:
+            return
+        _installed = True
+    inner = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(_redacting_factory(inner))
+
+
+def _redacting_factory(inner: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    formatter = logging.Formatter()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = inner(*args, **kwargs)
+        if not _live:
+            return record
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: let logging report it as usual
+            return record
+        record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(formatter.formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return record
+
+    return factory
