@@ -7,9 +7,13 @@ endpoint.py       Endpoint: protocol + key + base URL for one call
 anthropic.py      Anthropic Messages   ┐ pure request/response/usage/error
 openai.py         OpenAI Chat Completions ├ mapping, one module per wire
 google.py         Gemini generateContent ┘ protocol
+azure.py          Azure OpenAI: the OpenAI protocol at Azure's URLs, `api-key`
 wire.py           what the adapters share (PreparedRequest, JSON readers)
-http_errors.py    status + error body → ProviderError, wait hints
-closed_schema.py  step schema → strict structured-output schema
+http_errors.py    status or in-band error → ProviderError, wait hints
+streaming/        server-sent events → the same ModelResponse, per protocol
+schema_walk.py    rewrite every subschema of a JSON Schema
+closed_schema.py  step schema → strict structured-output schema (OpenAI)
+anthropic_schema.py  step schema → what Anthropic's structured outputs accept
 structured.py     JSON reply → validated object, or ResponseError
 client.py         ProviderClient: pooled httpx I/O, the only place that sends
 pricing.py        Usage → Cost via genai-prices' bundled table

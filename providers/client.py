@@ -8,8 +8,21 @@ across calls and keys) and turns every failure into a `ProviderError`:
     other httpx transport error (bad URL, proxy …)   → InvalidRequestError or
                                                        ProviderConnectionError
     non-2xx reply                                    → adapter.map_error (see http_errors)
+    error inside a 200 (body or stream event)        → adapter.in_band_error, same taxonomy
+    stream that ends before its last event           → ProviderConnectionError
     2xx reply that is not a usable JSON object       → ResponseError
+    text step whose reply a safety filter withheld   → ResponseError
     structured step with unusable output             → ResponseError (see structured)
+
+Long generations stream (`providers.streaming.wants_stream`): the reply is
+read as server-sent events with `httpx.AsyncClient.stream` and assembled
+into the same `ModelResponse`. A server that ignores the stream request and
+answers with plain JSON is read as a plain reply. Errors that end a stream
+carry the usage it reported so far.
+
+After the reply: a model name the provider left out is the requested one,
+and the step's stop sequences cut the text client-side (reasoning models
+cannot be sent `stop`; for the others the provider has already cut it).
 
 The original httpx exception is kept as `__cause__` (`raise … from e`) for
 debugging; our messages name only the provider, host and exception type, and
@@ -22,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -37,14 +50,28 @@ from providers.errors import (
     ProviderError,
     ResponseError,
 )
+from providers.streaming import Assembly, aiter_events, wants_stream
+from providers.streaming.anthropic import AnthropicStream
+from providers.streaming.google import GoogleStream
+from providers.streaming.openai import OpenAIStream
 from providers.structured import check_output_schema, parse_structured
-from providers.types import ModelRequest, ModelResponse, Protocol
+from providers.types import FinishReason, ModelRequest, ModelResponse, Protocol, Usage
 from providers.wire import PreparedRequest, WireAdapter
 
-__all__ = ["ADAPTERS", "DEFAULT_TIMEOUT_S", "ProviderClient", "adapter_for"]
+__all__ = [
+    "ADAPTERS",
+    "DEFAULT_STREAM_TIMEOUT_S",
+    "DEFAULT_TIMEOUT_S",
+    "STREAMS",
+    "ProviderClient",
+    "adapter_for",
+]
 
 # Reasoning models can think for minutes before the first byte of a non-streamed reply.
 DEFAULT_TIMEOUT_S: Final = 120.0
+# A stream is for long generations: by default it may last this long in total, as long
+# as no more than DEFAULT_TIMEOUT_S pass without a byte.
+DEFAULT_STREAM_TIMEOUT_S: Final = 3600.0
 _CONNECT_TIMEOUT_S: Final = 10.0
 _USER_AGENT: Final = "byok-flows"
 
@@ -52,6 +79,12 @@ ADAPTERS: Final[Mapping[Protocol, WireAdapter]] = {
     Protocol.ANTHROPIC: anthropic,
     Protocol.OPENAI: openai,
     Protocol.GOOGLE: google,
+}
+
+STREAMS: Final[Mapping[Protocol, type[Assembly]]] = {
+    Protocol.ANTHROPIC: AnthropicStream,
+    Protocol.OPENAI: OpenAIStream,
+    Protocol.GOOGLE: GoogleStream,
 }
 
 
@@ -87,35 +120,30 @@ class ProviderClient:
     ) -> ModelResponse:
         """Make one model call with `endpoint`'s key; raise `ProviderError` on any failure.
 
-        `timeout_s` bounds the whole call (connect, send, wait, read).
+        `timeout_s` bounds the whole call (connect, send, wait, read), streamed or
+        not. Without it, an unstreamed call gets the client's timeout, and a
+        stream `DEFAULT_STREAM_TIMEOUT_S` in total but the client's timeout
+        between two bytes.
         """
         adapter = adapter_for(endpoint.protocol)
-        provider = endpoint.provider
         if request.output_schema is not None:
-            check_output_schema(request.output_schema, provider=provider)
-        prepared = adapter.build_request(request, endpoint)
-        reply = await self._send(
-            prepared, endpoint, self._timeout_s if timeout_s is None else timeout_s
+            check_output_schema(request.output_schema, provider=endpoint.provider)
+        stream = wants_stream(request)
+        prepared = adapter.build_request(request, endpoint, stream=stream)
+        if timeout_s is not None:
+            limit = idle = timeout_s
+        else:
+            idle = self._timeout_s
+            limit = DEFAULT_STREAM_TIMEOUT_S if stream else idle
+        assembly = (
+            STREAMS[endpoint.protocol](provider=endpoint.provider, key_id=endpoint.key_id)
+            if stream
+            else None
         )
-        body = _json_or_none(reply)
-        if not reply.is_success:
-            raise adapter.map_error(
-                reply.status_code, body, reply.headers, provider=provider, key_id=endpoint.key_id
-            )
-        if not isinstance(body, Mapping):
-            raise ResponseError(
-                f"{provider} answered HTTP {reply.status_code} with a body that is not a JSON "
-                "object: check the key's base URL",
-                provider=provider,
-                status=reply.status_code,
-                error_type="malformed_response",
-            )
-        response = adapter.parse_response(body, provider=provider)
-        if not response.model:
-            response = replace(response, model=request.model)
-        if request.output_schema is not None:
-            response = parse_structured(response, request.output_schema, provider=provider)
-        return response
+        response = await self._exchange(
+            prepared, endpoint, adapter, _Limits(total_s=limit, idle_s=idle), assembly
+        )
+        return _finish(response, request, endpoint.provider)
 
     async def aclose(self) -> None:
         """Close every pooled connection; the client cannot be used afterwards."""
@@ -156,37 +184,147 @@ class ProviderClient:
             self._clients[base_url] = client
         return client
 
-    async def _send(
-        self, prepared: PreparedRequest, endpoint: Endpoint, timeout_s: float
-    ) -> httpx.Response:
+    async def _exchange(
+        self,
+        prepared: PreparedRequest,
+        endpoint: Endpoint,
+        adapter: WireAdapter,
+        limits: _Limits,
+        assembly: Assembly | None,
+    ) -> ModelResponse:
+        """Send, read the reply (whole or streamed into `assembly`), translate failures."""
         client = self._client_for(endpoint.base_url)
-        timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, _CONNECT_TIMEOUT_S))
+        timeout = httpx.Timeout(limits.idle_s, connect=min(limits.idle_s, _CONNECT_TIMEOUT_S))
+        seen = assembly.usage_reported if assembly is not None else _no_usage
+        limit = limits.total_s
         try:
-            async with asyncio.timeout(timeout_s):
-                return await client.request(
+            async with asyncio.timeout(limit):
+                if assembly is not None:
+                    return await _read_stream(
+                        client,
+                        prepared,
+                        timeout,
+                        adapter=adapter,
+                        endpoint=endpoint,
+                        assembly=assembly,
+                    )
+                reply = await client.request(
                     prepared.method,
                     prepared.url,
                     headers=dict(prepared.headers),
                     json=prepared.json,
                     timeout=timeout,
                 )
+                return _read_reply(reply, adapter, endpoint)
         except TimeoutError as error:
-            raise _connection_error(endpoint, f"no reply within {timeout_s:g} s") from error
+            raise _connection_error(endpoint, f"no reply within {limit:g} s", seen()) from error
         except httpx.LocalProtocolError as error:
             # h11 quotes the offending header value in its message, and a header
             # may hold the key: this one cause is dropped, not chained.
-            raise _transport_error(error, endpoint) from None
+            raise _transport_error(error, endpoint, seen()) from None
         except httpx.HTTPError as error:
-            raise _transport_error(error, endpoint) from error
+            raise _transport_error(error, endpoint, seen()) from error
 
 
-def _transport_error(error: httpx.HTTPError, endpoint: Endpoint) -> ProviderError:
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    """How long a call may take in all, and how long its connection may stay silent."""
+
+    total_s: float
+    idle_s: float
+
+
+async def _read_stream(
+    client: httpx.AsyncClient,
+    prepared: PreparedRequest,
+    timeout: httpx.Timeout,
+    *,
+    adapter: WireAdapter,
+    endpoint: Endpoint,
+    assembly: Assembly,
+) -> ModelResponse:
+    """Read server-sent events into `assembly`; a non-stream reply is read whole."""
+    async with client.stream(
+        prepared.method,
+        prepared.url,
+        headers=dict(prepared.headers),
+        json=prepared.json,
+        timeout=timeout,
+    ) as reply:
+        content_type = reply.headers.get("content-type", "")
+        if not reply.is_success or not content_type.startswith("text/event-stream"):
+            await reply.aread()
+            return _read_reply(reply, adapter, endpoint)
+        assembly.headers = reply.headers
+        async for event in aiter_events(reply.aiter_lines()):
+            assembly.feed(event)
+            if assembly.done:
+                break
+    return assembly.result()
+
+
+def _read_reply(reply: httpx.Response, adapter: WireAdapter, endpoint: Endpoint) -> ModelResponse:
+    """A whole reply → `ModelResponse`, or the `ProviderError` it stands for."""
+    provider, key_id = endpoint.provider, endpoint.key_id
+    body = _json_or_none(reply)
+    if not reply.is_success:
+        raise adapter.map_error(
+            reply.status_code, body, reply.headers, provider=provider, key_id=key_id
+        )
+    error = adapter.in_band_error(body, reply.headers, provider=provider, key_id=key_id)
+    if error is not None:
+        raise error
+    if not isinstance(body, Mapping):
+        raise ResponseError(
+            f"{provider} answered HTTP {reply.status_code} with a body that is not a JSON "
+            "object: check the key's base URL",
+            provider=provider,
+            status=reply.status_code,
+            error_type="malformed_response",
+        )
+    return adapter.parse_response(body, provider=provider)
+
+
+def _finish(response: ModelResponse, request: ModelRequest, provider: str) -> ModelResponse:
+    """Fill in the model, apply stop sequences, and check the reply is usable."""
+    if not response.model:
+        response = replace(response, model=request.model)
+    if request.stop:
+        response = _cut_at_stop(response, request.stop)
+    if request.output_schema is not None:
+        return parse_structured(response, request.output_schema, provider=provider)
+    if response.finish_reason is FinishReason.SAFETY and not response.text:
+        raise ResponseError(
+            f"{provider} withheld the reply with its safety filter (finish_reason=safety): "
+            "change the step's prompt or use another model",
+            provider=provider,
+            error_type="safety",
+            usage=response.usage,
+        )
+    return response
+
+
+def _cut_at_stop(response: ModelResponse, stops: tuple[str, ...]) -> ModelResponse:
+    """The reply cut before the earliest stop sequence in it, as providers cut it."""
+    hits = [position for stop in stops if stop and (position := response.text.find(stop)) >= 0]
+    if not hits:
+        return response
+    return replace(response, text=response.text[: min(hits)], finish_reason=FinishReason.STOP)
+
+
+def _no_usage() -> Usage | None:
+    return None
+
+
+def _transport_error(
+    error: httpx.HTTPError, endpoint: Endpoint, usage: Usage | None = None
+) -> ProviderError:
     """The `ProviderError` for an httpx failure, named by type only (never str(error))."""
     kind = type(error).__name__
     if isinstance(error, httpx.TimeoutException):
-        return _connection_error(endpoint, f"timed out ({kind})")
+        return _connection_error(endpoint, f"timed out ({kind})", usage)
     if isinstance(error, httpx.NetworkError | httpx.RemoteProtocolError | httpx.ProxyError):
-        return _connection_error(endpoint, f"connection failed ({kind})")
+        return _connection_error(endpoint, f"connection failed ({kind})", usage)
     return InvalidRequestError(
         f"{endpoint.provider} could not be called at {_host(endpoint)} ({kind}): "
         "check the key's base URL",
@@ -195,11 +333,14 @@ def _transport_error(error: httpx.HTTPError, endpoint: Endpoint) -> ProviderErro
     )
 
 
-def _connection_error(endpoint: Endpoint, what: str) -> ProviderConnectionError:
+def _connection_error(
+    endpoint: Endpoint, what: str, usage: Usage | None = None
+) -> ProviderConnectionError:
     return ProviderConnectionError(
         f"{endpoint.provider} at {_host(endpoint)}: {what}; the call can be retried",
         provider=endpoint.provider,
         error_type="connection",
+        usage=usage,
     )
 
 

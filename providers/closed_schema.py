@@ -24,12 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ClosedSchema", "close_objects"]
+from providers.schema_walk import is_object_schema, rewrite
 
-# Keywords whose value is one subschema, a list of them, or a name → subschema map.
-_ONE = ("items", "additionalItems", "contains", "not", "if", "then", "else", "propertyNames")
-_MANY = ("anyOf", "oneOf", "allOf", "prefixItems")
-_NAMED = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+__all__ = ["ClosedSchema", "close_objects"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,45 +39,18 @@ class ClosedSchema:
 
 def close_objects(schema: Mapping[str, Any], *, require_all: bool = False) -> ClosedSchema:
     """A copy of `schema` with its objects closed (see the module docstring)."""
-    walker = _Walker(require_all)
-    return ClosedSchema(schema=walker.visit(schema), closed=walker.closed)
+    closed = True
 
-
-class _Walker:
-    def __init__(self, require_all: bool) -> None:
-        self.require_all = require_all
-        self.closed = True
-
-    def visit(self, node: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for keyword, value in node.items():
-            if keyword in _ONE or keyword == "additionalProperties":
-                out[keyword] = self.visit(value) if isinstance(value, Mapping) else value
-            elif keyword in _MANY and isinstance(value, list):
-                out[keyword] = [self.visit(v) if isinstance(v, Mapping) else v for v in value]
-            elif keyword in _NAMED and isinstance(value, Mapping):
-                out[keyword] = {
-                    name: self.visit(v) if isinstance(v, Mapping) else v
-                    for name, v in value.items()
-                }
-            else:
-                out[keyword] = value
-        if _is_object(node):
-            self._close(out)
-        return out
-
-    def _close(self, out: dict[str, Any]) -> None:
+    def close(node: Mapping[str, Any], out: dict[str, Any]) -> None:
+        nonlocal closed
+        if not is_object_schema(node):
+            return
         if "additionalProperties" not in out:
             out["additionalProperties"] = False
         elif out["additionalProperties"] is not False:
-            self.closed = False
+            closed = False
             return
-        if self.require_all:
+        if require_all:
             out["required"] = list(out.get("properties", {}))
 
-
-def _is_object(node: Mapping[str, Any]) -> bool:
-    kind = node.get("type")
-    if kind == "object" or (isinstance(kind, list) and "object" in kind):
-        return True
-    return kind is None and "properties" in node
+    return ClosedSchema(schema=rewrite(schema, close), closed=closed)

@@ -1,4 +1,4 @@
-"""Turn a provider's non-2xx reply into one `ProviderError`: the single place.
+"""Turn a provider's error reply into one `ProviderError`: the single place.
 
 Each adapter reads its own error body into `ErrorDetails` (machine-readable
 fields only: type, code, status, quota flags, retry hints); `classify` then
@@ -6,13 +6,25 @@ decides the class from the HTTP status plus those fields. Nothing here looks
 inside a provider's human-readable message: it may quote the prompt or the key,
 and substring matching breaks silently when a provider rewords it.
 
-    401, 403                     AuthenticationError
-    402, or a quota/billing code QuotaExceededError
-    429                          RateLimitError
-    503, 529, `overloaded_error` OverloadedError
-    408                          ProviderConnectionError
-    other 5xx                    ServerError
-    400, 404, 409, 413, 422, …   InvalidRequestError
+    402, or a quota/billing code    QuotaExceededError      (even when sent as 429 or 403)
+    401, 403, or a bad-key reason   AuthenticationError
+    429                             RateLimitError
+    503, 529, `overloaded_error`    OverloadedError
+    408                             ProviderConnectionError
+    409 (a lock timed out)          ServerError
+    other 5xx                       ServerError
+    400, 404, 413, 422, …           InvalidRequestError
+
+Retryable are exactly 408, 409, 429 and 5xx, the statuses the official
+Anthropic and OpenAI SDKs retry (`_should_retry`), minus the quota and spend
+limits they would retry in vain: a provider sends those as 429 too, and
+retrying cannot refill a credit balance.
+
+Some errors arrive *in band*, inside an HTTP 200: as an SSE error event in the
+middle of a stream (all three providers), or as an error object where a reply
+should be (OpenRouter, once the model has started). The adapters turn those
+into the status they stand for and set `ErrorDetails.in_band`; they are then
+classified exactly like the same error sent as a status.
 
 Wait hints come from `retry-after-ms`, `retry-after` (seconds or an HTTP date)
 or the body (Gemini's RetryInfo), capped at `MAX_RETRY_AFTER_S`.
@@ -37,6 +49,7 @@ from providers.errors import (
     RateLimitError,
     ServerError,
 )
+from providers.types import Usage
 
 __all__ = [
     "MAX_RETRY_AFTER_S",
@@ -62,6 +75,10 @@ QUOTA_CODES = frozenset(
         "billing_hard_limit_reached",  # OpenAI: spend limit hit
         "billing_not_active",  # OpenAI: no billing set up
         "billing_error",  # Anthropic: credit balance or billing problem
+        "enforced_spend_limit_reached",  # Anthropic (429): the tier's monthly spend limit
+        "contract_spend_limit_reached",  # Anthropic (429): the contract's spend limit
+        "linked_organization_spend_limit_reached",  # Anthropic (402)
+        "linked_organization_billing_unavailable",  # Anthropic (402)
     }
 )
 
@@ -76,8 +93,10 @@ class ErrorDetails:
     error_type: str | None = None  # e.g. rate_limit_error, insufficient_quota, UNAVAILABLE
     quota_exhausted: bool = False
     overloaded: bool = False
+    auth_failed: bool = False  # the body says the key is bad, whatever the status
     retry_after_s: float | None = None  # from the body; headers are read by `classify`
     request_id: str | None = None
+    in_band: bool = False  # sent inside an HTTP 200 (stream event or error body)
 
 
 def safe_token(value: object) -> str | None:
@@ -128,19 +147,23 @@ def classify(
     *,
     provider: str,
     key_id: str = "",
+    usage: Usage | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> ProviderError:
-    """The error a non-2xx reply stands for, with a message safe to store and show."""
+    """The error a non-2xx reply stands for, with a message safe to store and show.
+
+    `usage` is what the provider reported before failing (an error in a
+    stream), so that the ledger still bills it.
+    """
     wait = retry_after_from_headers(headers, now=now)
     if wait is None:
         wait = details.retry_after_s
     if wait is not None:
         wait = min(max(wait, 0.0), MAX_RETRY_AFTER_S)
     request_id = details.request_id or _request_id(headers)
+    where = f"HTTP 200 with an in-band {status} error" if details.in_band else f"HTTP {status}"
     facts = ", ".join(
-        part
-        for part in (f"HTTP {status}", details.error_type, request_id and f"request {request_id}")
-        if part
+        part for part in (where, details.error_type, request_id and f"request {request_id}") if part
     )
     rule = next(rule for rule in _RULES if rule.matches(status, details))
     key = f"key {key_id!r}" if key_id else "the key"
@@ -154,6 +177,7 @@ def classify(
         status=status,
         error_type=details.error_type,
         retry_after_s=wait if retryable else None,
+        usage=usage,
     )
 
 
@@ -164,19 +188,20 @@ class _Rule:
     template: str  # {provider}, {key} and {facts}: never provider-supplied text
 
 
-# First match wins; the last rule catches every other status.
+# First match wins; the last rule catches every other status. Quota comes first: a
+# billing reason sent with 403 (Gemini's BILLING_DISABLED) is about money, not the key.
 _RULES: tuple[_Rule, ...] = (
-    _Rule(
-        lambda status, _: status in (401, 403),
-        AuthenticationError,
-        "{provider} rejected {key} ({facts}): check that it is valid and allowed to use "
-        "this model, or replace it with `byok keys rotate`",
-    ),
     _Rule(
         lambda status, details: status == 402 or details.quota_exhausted,
         QuotaExceededError,
         "{provider} says the credit or quota of {key} is exhausted ({facts}): add credit or "
         "raise the limit in the provider's console, or use another key",
+    ),
+    _Rule(
+        lambda status, details: status in (401, 403) or details.auth_failed,
+        AuthenticationError,
+        "{provider} rejected {key} ({facts}): check that it is valid and allowed to use "
+        "this model, or replace it with `byok keys rotate`",
     ),
     _Rule(
         lambda status, _: status == 429, RateLimitError, "{provider} rate-limited {key} ({facts})"
@@ -190,6 +215,11 @@ _RULES: tuple[_Rule, ...] = (
         lambda status, _: status == 408,
         ProviderConnectionError,
         "{provider} timed out reading the request ({facts})",
+    ),
+    _Rule(
+        lambda status, _: status == 409,
+        ServerError,
+        "{provider} reported a conflict, such as a lock that timed out ({facts})",
     ),
     _Rule(lambda status, _: status >= 500, ServerError, "{provider} failed ({facts})"),
     _Rule(

@@ -1,13 +1,31 @@
 """OpenAI Chat Completions (`POST {base}/chat/completions`) as pure mapping functions.
 
-Also the protocol of OpenAI-compatible servers (Ollama, vLLM, …), which is why
-every message takes the pricing `provider` name instead of assuming "openai".
+Also the protocol of OpenAI-compatible servers (Ollama, vLLM, OpenRouter,
+Groq, LM Studio, Azure OpenAI), which is why every message takes the pricing
+`provider` name instead of assuming "openai". What varies by server:
 
-Usage: `prompt_tokens` already *includes* `prompt_tokens_details.cached_tokens`,
-and `completion_tokens` already *includes*
-`completion_tokens_details.reasoning_tokens`: the totals map straight onto
-`providers.types.Usage`, the details become the breakdown. OpenAI reports no
-cache-write tokens (its prompt caching has no write surcharge).
+    official OpenAI (provider `openai`)   `max_completion_tokens`, bearer key
+    Azure OpenAI (see providers.azure)    `max_completion_tokens`, `api-key`,
+                                          deployment URL with `api-version`
+    any other compatible server           `max_tokens` (the field they all read), bearer key
+
+Reasoning models (gpt-5, o1, o3, o4 families, also as `openai/gpt-5` on a
+router) refuse `temperature` and `stop` with a 400. Neither is sent to them;
+a step's stop sequences are then applied to the reply by the client
+(`providers.client`), so the step still gets text cut at the first one
+(the tokens after it are still generated and billed).
+
+Usage, and which counts are subsets of which (OpenAI's rules):
+
+    prompt_tokens                               every prompt token
+      prompt_tokens_details.cached_tokens       of which read from the cache: a *subset*
+      prompt_tokens_details.cache_write_tokens  of which written to it: a *subset*
+    completion_tokens                           every generated token
+      completion_tokens_details.reasoning_tokens  of which reasoning: a *subset*
+
+That is already the shape of `providers.types.Usage`: totals map to totals,
+details to the breakdown. OpenAI bills cache writes as plain input; routers
+such as OpenRouter report writes for providers that charge for them.
 """
 
 from __future__ import annotations
@@ -16,7 +34,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from providers import http_errors
+from providers import azure, http_errors
 from providers.closed_schema import close_objects
 from providers.endpoint import Endpoint
 from providers.errors import ProviderError, ResponseError
@@ -24,18 +42,19 @@ from providers.types import FinishReason, ModelRequest, ModelResponse, Usage
 from providers.wire import PreparedRequest, integer, items, mapping, reveal_key, text
 
 __all__ = [
+    "accepts_stop",
     "accepts_temperature",
     "build_body",
     "build_request",
     "error_details",
+    "in_band_error",
     "map_error",
     "map_finish_reason",
     "map_usage",
     "parse_response",
 ]
 
-# Reasoning models reject `temperature` with a 400; the step's value is dropped for them.
-_FIXED_TEMPERATURE = re.compile(r"(?:gpt-5|o1|o3|o4)(?:$|[-.])")
+_REASONING_MODEL = re.compile(r"(?:gpt-5|o1|o3|o4)(?:$|[-.])")
 
 _FINISH = {
     "stop": FinishReason.STOP,
@@ -43,27 +62,52 @@ _FINISH = {
     "content_filter": FinishReason.SAFETY,
 }
 
+# The status an error code or type is sent with, for errors inside an HTTP 200.
+_STATUS_OF_CODE = {
+    "invalid_request_error": 400,
+    "context_length_exceeded": 400,
+    "invalid_api_key": 401,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "model_not_found": 404,
+    "rate_limit_exceeded": 429,
+    "insufficient_quota": 429,
+    "server_error": 500,
+}
+
 
 def accepts_temperature(model: str) -> bool:
     """False for the gpt-5 and o-series reasoning models, which reject `temperature`."""
+    return not _is_reasoning_model(model)
+
+
+def accepts_stop(model: str) -> bool:
+    """False for the gpt-5 and o-series reasoning models, which reject `stop`."""
+    return not _is_reasoning_model(model)
+
+
+def _is_reasoning_model(model: str) -> bool:
     name = model.rsplit("/", 1)[-1].lower()  # tolerate "openai/gpt-5"-style names
-    return _FIXED_TEMPERATURE.match(name) is None
+    return _REASONING_MODEL.match(name) is not None
 
 
-def build_body(request: ModelRequest) -> dict[str, Any]:
-    """The JSON body of a Chat Completions call (no key: safe to inspect in tests)."""
+def build_body(
+    request: ModelRequest, *, stream: bool = False, legacy_max_tokens: bool = False
+) -> dict[str, Any]:
+    """The JSON body of a Chat Completions call (no key: safe to inspect in tests).
+
+    `legacy_max_tokens` sends the limit as `max_tokens`, for compatible
+    servers that do not read OpenAI's newer `max_completion_tokens`.
+    """
     messages: list[dict[str, str]] = []
     if request.system:
         messages.append({"role": "system", "content": request.system})
     messages.append({"role": "user", "content": request.prompt})
-    body: dict[str, Any] = {
-        "model": request.model,
-        "messages": messages,
-        "max_completion_tokens": request.max_tokens,
-    }
+    limit = "max_tokens" if legacy_max_tokens else "max_completion_tokens"
+    body: dict[str, Any] = {"model": request.model, "messages": messages, limit: request.max_tokens}
     if request.temperature is not None and accepts_temperature(request.model):
         body["temperature"] = request.temperature
-    if request.stop:
+    if request.stop and accepts_stop(request.model):
         body["stop"] = list(request.stop)
     if request.output_schema is not None:
         # Strict mode needs closed objects with every property required; a schema
@@ -77,32 +121,53 @@ def build_body(request: ModelRequest) -> dict[str, Any]:
                 "strict": adapted.closed,
             },
         }
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}  # the last chunk then carries usage
     return body
 
 
-def build_request(request: ModelRequest, endpoint: Endpoint) -> PreparedRequest:
-    """The full HTTP request, with the key as a bearer token."""
+def build_request(
+    request: ModelRequest, endpoint: Endpoint, *, stream: bool = False
+) -> PreparedRequest:
+    """The full HTTP request: bearer key, or Azure's `api-key` and deployment URL."""
+    key = reveal_key(endpoint)
+    if azure.is_azure(endpoint):
+        url = azure.chat_url(endpoint, request.model)
+        auth = {"api-key": key}
+    else:
+        url = f"{endpoint.base_url}/chat/completions"
+        auth = {"authorization": f"Bearer {key}"}
+    legacy = endpoint.provider != "openai" and not azure.is_azure(endpoint)
     return PreparedRequest(
         method="POST",
-        url=f"{endpoint.base_url}/chat/completions",
-        headers={
-            "authorization": f"Bearer {reveal_key(endpoint)}",
-            "content-type": "application/json",
-        },
-        json=build_body(request),
+        url=url,
+        headers={**auth, "content-type": "application/json"},
+        json=build_body(request, stream=stream, legacy_max_tokens=legacy),
     )
 
 
 def map_usage(raw: Any) -> Usage:
-    """Chat Completions `usage` → `Usage` (totals already include the details)."""
+    """Chat Completions `usage` → `Usage` (totals already include the details).
+
+    DeepSeek-style servers report cache reads as `prompt_cache_hit_tokens`
+    (also a subset of `prompt_tokens`) instead of `cached_tokens`.
+    """
     usage = mapping(raw)
+    prompt_details = mapping(usage.get("prompt_tokens_details"))
+    prompt = integer(usage.get("prompt_tokens"))
+    output = integer(usage.get("completion_tokens"))
+    read = integer(prompt_details.get("cached_tokens")) or integer(
+        usage.get("prompt_cache_hit_tokens")
+    )
+    write = integer(prompt_details.get("cache_write_tokens"))
+    reasoning = integer(mapping(usage.get("completion_tokens_details")).get("reasoning_tokens"))
     return Usage(
-        input_tokens=integer(usage.get("prompt_tokens")),
-        cache_read_tokens=integer(mapping(usage.get("prompt_tokens_details")).get("cached_tokens")),
-        output_tokens=integer(usage.get("completion_tokens")),
-        reasoning_tokens=integer(
-            mapping(usage.get("completion_tokens_details")).get("reasoning_tokens")
-        ),
+        input_tokens=prompt,
+        cache_read_tokens=min(read, prompt),
+        cache_write_tokens=min(write, prompt - min(read, prompt)),
+        output_tokens=output,
+        reasoning_tokens=min(reasoning, output),
     )
 
 
@@ -140,14 +205,20 @@ def parse_response(body: Mapping[str, Any], *, provider: str = "openai") -> Mode
     )
 
 
-def error_details(body: Any) -> http_errors.ErrorDetails:
-    """`{"error": {"type": ..., "code": ...}}` → details (the code is the finer of the two)."""
+def error_details(body: Any, *, in_band: bool = False) -> http_errors.ErrorDetails:
+    """`{"error": {"type": ..., "code": ...}}` → details (the code is the finer of the two).
+
+    OpenRouter's `code` is the HTTP status as a number, Azure's often the
+    status as a string; neither is a useful type, so only identifier codes count.
+    """
     error = mapping(mapping(body).get("error"))
-    code = http_errors.safe_token(error.get("code"))
+    code = error.get("code")
+    code = http_errors.safe_token(code) if isinstance(code, str) and not code.isdigit() else None
     kind = http_errors.safe_token(error.get("type"))
     return http_errors.ErrorDetails(
         error_type=code or kind,
         quota_exhausted=bool({code, kind} & http_errors.QUOTA_CODES),
+        in_band=in_band,
     )
 
 
@@ -163,3 +234,45 @@ def map_error(
     return http_errors.classify(
         status, error_details(body), headers, provider=provider, key_id=key_id
     )
+
+
+def in_band_error(
+    body: Any,
+    headers: Mapping[str, str],
+    *,
+    provider: str = "openai",
+    key_id: str = "",
+    usage: Usage | None = None,
+) -> ProviderError | None:
+    """The error in a 200 reply or stream chunk (`{"error": {...}}`), None if there is none.
+
+    OpenRouter answers 200 once a model has started and then reports a
+    failure as an `error` object, in the body or in a stream chunk, whose
+    `code` is the HTTP status it stands for; OpenAI's own stream errors carry
+    a `type` or `code` name instead. Unknown errors count as server errors.
+    """
+    error = mapping(mapping(body).get("error"))
+    if not error:
+        return None
+    if usage is None and (reported := mapping(body).get("usage")):
+        usage = map_usage(reported)
+    return http_errors.classify(
+        _status_of(error),
+        error_details(body, in_band=True),
+        headers,
+        provider=provider,
+        key_id=key_id,
+        usage=usage,
+    )
+
+
+def _status_of(error: Mapping[str, Any]) -> int:
+    code = error.get("code")
+    if isinstance(code, str) and code.isdigit():
+        code = int(code)
+    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
+        return code
+    for name in (code, error.get("type")):
+        if isinstance(name, str) and name in _STATUS_OF_CODE:
+            return _STATUS_OF_CODE[name]
+    return 500

@@ -1,13 +1,22 @@
-"""What a call cost, from the price table bundled with `genai-prices`.
+"""What a call cost, by component, from the user's price file or genai-prices.
 
-Prices come only from the installed package's snapshot: this module never
-starts `genai_prices.UpdatePrices`, so no price is fetched from the network
-and `Cost.source` ("genai-prices 0.2.3") names exactly the table used. If
-something else in the process did start an updater, `source` says so.
+Where a price comes from, first match wins:
+
+1. the user price file (`providers.price_file`): self-hosted or negotiated
+   prices; `Cost.source` is "price file sha256:<digest>";
+2. the table bundled with the installed `genai-prices`; `Cost.source` is
+   "genai-prices 0.2.3". This module never starts `genai_prices.UpdatePrices`,
+   so no price is fetched from the network; if something else in the process
+   did, `source` says so.
 
 `Usage` already has genai-prices' semantics (`input_tokens` includes cache
 reads and writes; `output_tokens` includes reasoning), so it maps field for
-field. An unknown provider or model yields `None`, never a made-up zero: the
+field, with reasoning passed as `output_reasoning_tokens` for the few models
+that price it apart. The cost is split into the four components a bill shows
+by pricing the same usage once per price with every other price set to zero:
+tiers (which depend on the whole prompt) and overlapping token kinds are then
+handled by genai-prices itself, and the components add up to the total
+exactly. An unknown provider or model yields `None`, never a made-up zero: the
 ledger then shows the call as unpriced instead of free.
 """
 
@@ -17,17 +26,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from importlib.metadata import version
+from typing import TYPE_CHECKING
 
+from providers.price_file import PriceFileError, load_price_table
 from providers.types import Usage
 
-__all__ = ["Cost", "price", "price_source"]
+if TYPE_CHECKING:
+    import genai_prices
+    from genai_prices.types import ModelPrice
+
+__all__ = ["Cost", "PriceFileError", "price", "price_source"]
 
 
 @dataclass(frozen=True, slots=True)
 class Cost:
-    """The price of one call in US dollars, and the price table it came from."""
+    """The price of one call in US dollars, by component, and where the prices came from.
+
+    `input_usd` is the uncached prompt (plus any per-request fee), `output_usd`
+    all generated tokens including reasoning; the four components add up to
+    `total_usd`.
+    """
 
     input_usd: Decimal
+    cache_read_usd: Decimal
+    cache_write_usd: Decimal
     output_usd: Decimal
     total_usd: Decimal
     source: str
@@ -41,29 +63,72 @@ def price_source() -> str:
 def price(provider: str, model: str, usage: Usage, *, at: datetime | None = None) -> Cost | None:
     """The cost of `usage` on `provider`'s `model`, or None if it has no known price.
 
-    `provider` is a genai-prices provider id (`anthropic`, `openai`, `google`,
-    …); `at` is when the call was made (default: now), for time-dependent prices.
+    `provider` is the key's provider (`anthropic`, `openai`, `google`, or a
+    custom one such as `ollama`); `at` is when the call was made (default:
+    now), for time-dependent prices. Raises `PriceFileError` when the user
+    price file is broken: guessing a price instead would make the bill wrong.
     """
     import genai_prices  # deferred: loading the price table takes ~0.4 s
+    from genai_prices.types import ModelPrice
 
-    tokens = genai_prices.Usage(
-        input_tokens=usage.input_tokens,
-        cache_read_tokens=usage.cache_read_tokens,
-        cache_write_tokens=usage.cache_write_tokens,
-        output_tokens=usage.output_tokens,
-    )
+    table = load_price_table()
+    entry = table.lookup(provider, model) if table is not None else None
+    if table is not None and entry is not None:
+        return _split(ModelPrice(**entry.price_keys()), usage, table.source)
     try:
         calc = genai_prices.calc_price(
-            tokens, model, provider_id=provider, genai_request_timestamp=at
+            _genai_usage(usage), model, provider_id=provider, genai_request_timestamp=at
         )
     except LookupError:
         return None
     source = price_source()
     if calc.auto_update_timestamp is not None:
         source += f" (auto-updated {calc.auto_update_timestamp.isoformat()})"
+    return _split(calc.model_price, usage, source)
+
+
+def _genai_usage(usage: Usage) -> genai_prices.Usage:
+    import genai_prices
+
+    return genai_prices.Usage(
+        input_tokens=usage.input_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        output_tokens=usage.output_tokens,
+        output_reasoning_tokens=usage.reasoning_tokens,
+    )
+
+
+def _split(model_price: ModelPrice, usage: Usage, source: str) -> Cost:
+    """Price `usage` once per price key, the others zeroed, and sum by component."""
+    from genai_prices.types import ModelPrice
+
+    prices = {key: value for key, value in vars(model_price).items() if not key.startswith("_")}
+    tokens = _genai_usage(usage)
+    parts = dict.fromkeys(("input", "cache_read", "cache_write", "output"), Decimal(0))
+    for key, value in prices.items():
+        if value is None:
+            continue
+        alone = ModelPrice(**{k: (value if k == key else Decimal(0)) for k in prices})
+        parts[_component(key)] += alone.calc_price(tokens)["total_price"]
     return Cost(
-        input_usd=calc.input_price,
-        output_usd=calc.output_price,
-        total_usd=calc.total_price,
+        input_usd=parts["input"],
+        cache_read_usd=parts["cache_read"],
+        cache_write_usd=parts["cache_write"],
+        output_usd=parts["output"],
+        total_usd=sum(parts.values(), Decimal(0)),
         source=source,
     )
+
+
+def _component(price_key: str) -> str:
+    """The bill component of a genai-prices price key.
+
+    genai-prices names its keys `<direction>_…` (`input_mtok`, `output_mtok`,
+    `output_reasoning_mtok`, `input_audio_mtok`) and `cache_…read…` /
+    `cache_…write…` for cache prices; keys with no direction (a per-request
+    fee, `requests_kcount`) are charged for sending the request: input.
+    """
+    if price_key.startswith("cache_"):
+        return "cache_write" if "write" in price_key else "cache_read"
+    return "output" if price_key.startswith("output_") else "input"

@@ -43,10 +43,20 @@ class FinishReason(StrEnum):
 class Usage:
     """Tokens of one provider call, with genai-prices' semantics.
 
-    `input_tokens` is *all* prompt tokens, including the cached-read and
-    cache-write tokens that are also counted separately; `output_tokens` is all
-    generated tokens, including `reasoning_tokens`. Adapters normalise each
-    provider's own subset rules into this shape (see each adapter's `map_usage`).
+    The counts nest; nothing is counted twice when priced:
+
+        input_tokens            every prompt token, cached or not
+        ├── cache_read_tokens       read from the provider's prompt cache
+        └── cache_write_tokens      written to it (Anthropic, some OpenAI-compatible servers)
+            └── cache_write_1h_tokens   of which into Anthropic's 1-hour cache
+        output_tokens           every generated token, visible or not
+        └── reasoning_tokens        thinking, billed as output
+
+    The uncached prompt is `input_tokens - cache_read_tokens - cache_write_tokens`,
+    and 5-minute cache writes are `cache_write_tokens - cache_write_1h_tokens`
+    (genai-prices' `cache_write_1h_tokens` has the same meaning). Adapters fold
+    each provider's own subset rules into this shape (see each adapter's
+    `map_usage`).
     """
 
     input_tokens: int = 0
@@ -54,6 +64,7 @@ class Usage:
     cache_write_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_1h_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +73,8 @@ class ModelRequest:
 
     `output_schema` is a JSON Schema; when set, the adapter uses the provider's
     native structured-output mechanism and the reply is parsed into `parsed`.
+    `stream` asks for server-sent events (True), a single reply (False), or
+    lets `max_tokens` decide (None; see `providers.streaming.wants_stream`).
     """
 
     model: str
@@ -71,6 +84,7 @@ class ModelRequest:
     temperature: float | None = None
     stop: tuple[str, ...] = ()
     output_schema: Mapping[str, Any] | None = None
+    stream: bool | None = None
 
     def __repr__(self) -> str:
         # Prompts are user content: keep them out of reprs, tracebacks and logs.

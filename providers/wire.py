@@ -52,9 +52,16 @@ class PreparedRequest:
 
 
 class WireAdapter(Protocol):
-    """The functions each protocol module provides (checked by mypy on the modules)."""
+    """The functions each protocol module provides (checked by mypy on the modules).
 
-    def build_request(self, request: ModelRequest, endpoint: Endpoint) -> PreparedRequest: ...
+    `build_request(..., stream=True)` asks for server-sent events; the
+    matching assembler lives in `providers.streaming`. `in_band_error` finds
+    an error sent inside an HTTP 200 (a body or a stream event), or None.
+    """
+
+    def build_request(
+        self, request: ModelRequest, endpoint: Endpoint, *, stream: bool = ...
+    ) -> PreparedRequest: ...
 
     def parse_response(self, body: Mapping[str, Any], *, provider: str = ...) -> ModelResponse: ...
 
@@ -69,6 +76,16 @@ class WireAdapter(Protocol):
         provider: str = ...,
         key_id: str = ...,
     ) -> ProviderError: ...
+
+    def in_band_error(
+        self,
+        body: Any,
+        headers: Mapping[str, str],
+        *,
+        provider: str = ...,
+        key_id: str = ...,
+        usage: Usage | None = ...,
+    ) -> ProviderError | None: ...
 
 
 def reveal_key(endpoint: Endpoint) -> str:

@@ -48,6 +48,7 @@ def byok_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.setenv("BYOK_MASTER_KEY", base64.b64encode(secrets.token_bytes(32)).decode())
     monkeypatch.delenv("BYOK_DATABASE_URL", raising=False)
     monkeypatch.delenv("BYOK_MASTER_KEY_FILE", raising=False)
+    monkeypatch.delenv("BYOK_TOKEN", raising=False)  # never the developer's own token
     reset_engines()
     yield home
     reset_engines()

@@ -78,10 +78,22 @@ class VaultKeys(Block):
             )
         return value
 
-    def resolve(self, prefix: str) -> Endpoint:
+    def resolve(
+        self,
+        prefix: str,
+        *,
+        user: str | None = None,
+        run_id: str | None = None,
+        step: str | None = None,
+    ) -> Endpoint:
         """The endpoint for model-string PREFIX in this org, its key freshly decrypted.
 
-        Raises `vault.KeyNotFoundError` when the org has no such key, and
-        `vault.MasterKeyError` when the worker's master key does not match.
+        `user` is who the run executes as; `run_id` and `step` go into the
+        audit event that records this use of the key. Raises
+        `vault.KeyNotFoundError` when the org has no such key,
+        `vault.MasterKeyError` when the worker's master key does not match, and
+        a `vault.VaultError` naming the reason when `user` may not use this
+        org's keys.
         """
-        return KeyStore.open(self.database_url).resolve(self.org, prefix)
+        store = KeyStore.open(self.database_url)
+        return store.resolve(self.org, prefix, user=user, run_id=run_id, step=step)

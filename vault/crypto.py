@@ -43,8 +43,12 @@ __all__ = [
     "FORMAT_VERSION",
     "KEY_BYTES",
     "MAGIC",
+    "NONCE_BYTES",
+    "TAG_BYTES",
     "AssociatedData",
     "Purpose",
+    "aes_gcm_decrypt",
+    "aes_gcm_encrypt",
     "key_id_of",
     "new_data_key",
     "seal",
@@ -70,6 +74,7 @@ class Purpose(StrEnum):
     DATA_KEY = "data-key"  # an org's data key, wrapped by a KEK
     PROVIDER_KEY = "provider-key"  # a provider API key, sealed by an org's data key
     KEK_CHECK = "kek-check"  # a known constant proving a KEK matches the database
+    AUDIT_KEY = "audit-key"  # the audit chain's MAC key, wrapped by a KEK
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +130,7 @@ def seal(key: bytes, key_id: str, plaintext: bytes, ad: AssociatedData) -> bytes
         + os.urandom(NONCE_BYTES)
     )
     nonce = header[-NONCE_BYTES:]
-    return header + AESGCM(key).encrypt(nonce, plaintext, header + ad.encode())
+    return header + aes_gcm_encrypt(key, nonce, plaintext, header + ad.encode())
 
 
 def unseal(key: bytes, blob: bytes, ad: AssociatedData) -> bytes:
@@ -134,8 +139,28 @@ def unseal(key: bytes, blob: bytes, ad: AssociatedData) -> bytes:
     header_len, _ = _parse_header(blob)
     header = blob[:header_len]
     nonce = header[-NONCE_BYTES:]
+    return aes_gcm_decrypt(key, nonce, blob[header_len:], header + ad.encode())
+
+
+def aes_gcm_encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """The primitive under `seal`: AES-256-GCM, 96-bit nonce, ciphertext || 128-bit tag.
+
+    Public so known-answer tests (NIST CAVP) exercise exactly the call `seal`
+    makes; everything else uses `seal`, which picks a random nonce.
+    """
+    _check_key(key)
+    _check_nonce(nonce)
+    return AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def aes_gcm_decrypt(key: bytes, nonce: bytes, ciphertext_and_tag: bytes, aad: bytes) -> bytes:
+    """The primitive under `unseal`; any failure is `DecryptionError`."""
+    _check_key(key)
+    _check_nonce(nonce)
+    if len(ciphertext_and_tag) < TAG_BYTES:
+        raise DecryptionError(_REJECTED)
     try:
-        return AESGCM(key).decrypt(nonce, blob[header_len:], header + ad.encode())
+        return AESGCM(key).decrypt(nonce, ciphertext_and_tag, aad)
     except InvalidTag:
         raise DecryptionError(_REJECTED) from None
 
@@ -167,3 +192,8 @@ def _parse_header(blob: bytes) -> tuple[int, str]:
 def _check_key(key: bytes) -> None:
     if len(key) != KEY_BYTES:
         raise ValueError(f"an AES-256-GCM key is {KEY_BYTES} bytes, got {len(key)}")
+
+
+def _check_nonce(nonce: bytes) -> None:
+    if len(nonce) != NONCE_BYTES:
+        raise ValueError(f"an AES-GCM nonce here is {NONCE_BYTES} bytes, got {len(nonce)}")

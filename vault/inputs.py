@@ -16,6 +16,7 @@ from vault.errors import InvalidInputError
 __all__ = [
     "KeySpec",
     "check_base_url",
+    "check_email",
     "check_key_name",
     "check_key_spec",
     "check_org_slug",
@@ -27,6 +28,8 @@ __all__ = [
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _PROVIDER = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_EMAIL = re.compile(r"[a-z0-9._%+'-]{1,64}@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,63}")
+_MAX_EMAIL = 254
 _MAX_SECRET = 4096
 _PROTOCOLS = ", ".join(p.value for p in Protocol)
 
@@ -62,6 +65,16 @@ def check_org_slug(slug: str) -> str:
             f"org {slug!r} is not a valid slug: use 1-64 lowercase letters, digits, '-' or '_'"
         )
     return slug
+
+
+def check_email(email: str) -> str:
+    """A user's email address, lowercased: it names the user in lists and the audit log."""
+    normalised = email.strip().lower()
+    if len(normalised) > _MAX_EMAIL or not _EMAIL.fullmatch(normalised):
+        raise InvalidInputError(
+            f"{email!r} is not an email address: users are named by email, e.g. ana@example.com"
+        )
+    return normalised
 
 
 def check_provider(provider: str) -> str:

@@ -145,19 +145,30 @@ class LocalKek:
 
 
 class MasterKeyRing:
-    """The local `KekProvider`: KEKs parsed from the environment or a key file."""
+    """The local `KekProvider`: KEKs parsed from the environment or a key file.
 
-    __slots__ = ("_keks", "_source")
+    `path` is the key file the ring was read from (None for `BYOK_MASTER_KEY`):
+    `byok vault rotate-master` adds its new KEK there, and `retire-kek` removes
+    the retired one.
+    """
 
-    def __init__(self, keks: Sequence[LocalKek], *, source: str) -> None:
+    __slots__ = ("_keks", "_path", "_source")
+
+    def __init__(self, keks: Sequence[LocalKek], *, source: str, path: Path | None = None) -> None:
         if not keks:
             raise MasterKeyError(f"{source}: the master key ring is empty; {_GENERATE_HINT}")
         self._keks = {kek.kek_id: kek for kek in keks}
         self._source = source
+        self._path = path
 
     @property
     def source(self) -> str:
         return self._source
+
+    @property
+    def path(self) -> Path | None:
+        """The key file this ring came from, if any."""
+        return self._path
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -184,7 +195,7 @@ class MasterKeyRing:
         raise TypeError("a master key ring refuses to be pickled")
 
 
-def parse_key_ring(text: str, *, source: str) -> MasterKeyRing:
+def parse_key_ring(text: str, *, source: str, path: Path | None = None) -> MasterKeyRing:
     """Parse `id:base64,...` (or one bare base64 key, id `k1`); errors name `source`."""
     entries = [entry.strip() for entry in text.strip().split(",") if entry.strip()]
     if len(entries) == 1 and ":" not in entries[0]:
@@ -204,7 +215,7 @@ def parse_key_ring(text: str, *, source: str) -> MasterKeyRing:
             _bad(source, f"key id '{kek_id}' appears twice")
         seen.add(kek_id)
         keks.append(LocalKek(kek_id, _decode_key(encoded.strip(), kek_id, source)))
-    return MasterKeyRing(keks, source=source)
+    return MasterKeyRing(keks, source=source, path=path)
 
 
 def load_master_key_ring(*, local: bool, generate: bool = True) -> MasterKeyRing:
@@ -221,7 +232,7 @@ def load_master_key_ring(*, local: bool, generate: bool = True) -> MasterKeyRing
     if file_name:
         path = Path(file_name).expanduser()
         return parse_key_ring(
-            _read(path, MASTER_KEY_FILE_ENV), source=f"{MASTER_KEY_FILE_ENV} ({path})"
+            _read(path, MASTER_KEY_FILE_ENV), source=f"{MASTER_KEY_FILE_ENV} ({path})", path=path
         )
     if not local:
         raise MasterKeyError(
@@ -238,7 +249,7 @@ def load_master_key_ring(*, local: bool, generate: bool = True) -> MasterKeyRing
                 f"key; restore {KEY_FILE_NAME} from your backup or set {MASTER_KEY_ENV}"
             )
         _create_key_file(path)
-    return parse_key_ring(_read(path, str(path)), source=str(path))
+    return parse_key_ring(_read(path, str(path)), source=str(path), path=path)
 
 
 def _decode_key(encoded: str, kek_id: str, source: str) -> bytes:

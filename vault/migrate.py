@@ -1,8 +1,9 @@
 """Bringing a database to the current schema with Alembic.
 
-Two independent migration branches share one database: `vault` (orgs, keys,
-audit; `vault/migrations/versions`) and `ledger` (usage rows;
-`flows/ledger/migrations/versions`), so the teams that own each can add
+Independent migration branches share one database: `vault` (orgs, keys,
+audit; `vault/migrations/versions`), `ledger` (usage rows;
+`flows/ledger/migrations/versions`) and `breaker` (circuit breaker state;
+`providers/breaker/migrations/versions`), so the teams that own each can add
 migrations without ordering against each other. `upgrade` applies every
 branch's head; it is idempotent and cheap when nothing is pending.
 """
@@ -22,6 +23,7 @@ _HERE = Path(__file__).resolve().parent
 VERSION_LOCATIONS = (
     _HERE / "migrations" / "versions",
     _HERE.parent / "flows" / "ledger" / "migrations" / "versions",
+    _HERE.parent / "providers" / "breaker" / "migrations" / "versions",
 )
 
 

@@ -1,76 +1,74 @@
-"""The key store: add provider keys to an org's vault, list their metadata, resolve one for a call.
+"""The key store: add, rotate and revoke an org's provider keys; resolve one for a call.
 
 Envelope encryption: the master KEK ring wraps one random data key per org, and
-the org's data key seals each provider key (formats in `vault.crypto`). `resolve`
-unwraps and unseals on every call with no cache of decrypted keys, so a rotation
-or revocation applies to the very next call. Lookups are confined to the org
-asked for: there is no fallback to any other org's or the process's credentials.
+the org's data key seals each provider key (formats in `vault.crypto`,
+bindings in `vault.envelope`). `resolve` unwraps and unseals on every call with
+no cache of decrypted keys, so a rotation or revocation applies to the very
+next call. Lookups are confined to the org asked for: there is no fallback to
+any other org's or the process's credentials.
+
+Every change is recorded in the audit chain in the same transaction, and every
+`resolve` records a `key.use` event (with the run and step when given) before
+the key is handed out. This layer trusts its caller: `vault.service` checks the
+principal's role before calling it; `resolve` checks the run's user itself,
+because it runs inside a task, far from the command that started the run.
 """
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from providers.endpoint import Endpoint
 from providers.secret import SecretKey
 from providers.types import Protocol
-from vault.crypto import AssociatedData, Purpose, key_id_of, new_data_key, seal, unseal
+from vault.access import DEFAULT_ORG, LOCAL_OPERATOR, Action, check
+from vault.audit import AuditLog, AuditRecord, Outcome
+from vault.crypto import key_id_of, new_data_key, seal, unseal
 from vault.db import get_engine
-from vault.errors import DecryptionError, KeyExistsError, KeyNotFoundError
+from vault.directory import find_org, has_users, principal_named
+from vault.envelope import data_key_ad, new_id, secret_ad
+from vault.errors import (
+    AuthenticationError,
+    ConflictError,
+    DecryptionError,
+    KeyNotFoundError,
+    VaultError,
+)
 from vault.inputs import check_key_spec, check_org_slug, check_secret
 from vault.keycheck import has_check_values, verify_master_keys
+from vault.lookup import (
+    KeyInfo,
+    active_by_name,
+    active_by_ref,
+    active_for_prefix,
+    key_exists,
+    key_info,
+    latest_data_key,
+    missing,
+    undecryptable,
+)
 from vault.masterkey import KekProvider, load_master_key_ring
 from vault.models import KeyStatus, Org, OrgDataKey, ProviderKey
 from vault.settings import database_url
 
-__all__ = ["DEFAULT_ORG", "KeyInfo", "KeyStore"]
+__all__ = ["DEFAULT_ORG", "MASTER_KEY_ADDED", "KeyInfo", "KeyStore"]
 
-DEFAULT_ORG = "default"
-
-
-@dataclass(frozen=True, slots=True)
-class KeyInfo:
-    """A provider key version's metadata: everything about it except the key."""
-
-    id: str
-    org: str
-    name: str
-    provider: str
-    protocol: Protocol
-    base_url: str | None
-    version: int
-    status: KeyStatus
-    created_at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        """The stable `--json` shape; `created_at` is ISO 8601 in UTC."""
-        return {
-            "id": self.id,
-            "org": self.org,
-            "name": self.name,
-            "provider": self.provider,
-            "protocol": self.protocol.value,
-            "base_url": self.base_url,
-            "version": self.version,
-            "status": self.status.value,
-            "created_at": self.created_at.isoformat(),
-        }
+MASTER_KEY_ADDED = "master.add"  # audit action: a KEK's check value was recorded
 
 
 class KeyStore:
     """Provider keys of every org in one database, sealed under a master key ring."""
 
     def __init__(self, engine: Engine, keks: KekProvider) -> None:
-        """Use `open()`; this assumes `keks` was already verified against the database."""
+        """Use `open()`; this assumes `keks` was verified and the audit chain exists."""
         self._engine = engine
         self._keks = keks
+        self._audit = AuditLog(engine, keks)
 
     @classmethod
     def open(cls, url: str | None = None, *, keks: KekProvider | None = None) -> KeyStore:
@@ -78,8 +76,8 @@ class KeyStore:
 
         Without `keks`, the ring comes from the environment (`vault.masterkey`); a
         key file is generated only for a local SQLite vault that has never had one.
-        Raises `MasterKeyError` when the ring is missing, malformed or not this
-        database's.
+        Raises `MasterKeyError` when the ring is missing, malformed, retired or
+        not this database's.
         """
         url = url or database_url()
         engine = get_engine(url)
@@ -87,35 +85,64 @@ class KeyStore:
             keks = load_master_key_ring(
                 local=url.startswith("sqlite"), generate=not has_check_values(engine)
             )
-        verify_master_keys(engine, keks)
-        return cls(engine, keks)
+        added = verify_master_keys(engine, keks)
+        store = cls(engine, keks)
+        store.audit.ensure_chain()
+        for kek_id in added:
+            store.audit.record(
+                AuditRecord(
+                    action=MASTER_KEY_ADDED,
+                    outcome=Outcome.OK,
+                    actor=keks.source,
+                    detail=f"master key '{kek_id}' first used with this vault",
+                )
+            )
+        return store
 
-    def ensure_org(self, slug: str) -> str:
+    @property
+    def engine(self) -> Engine:
+        """The vault's database."""
+        return self._engine
+
+    @property
+    def keks(self) -> KekProvider:
+        """The master key ring this store was opened with (verified against the database)."""
+        return self._keks
+
+    @property
+    def audit(self) -> AuditLog:
+        """The vault's audit chain."""
+        return self._audit
+
+    def ensure_org(self, slug: str, *, actor: str = LOCAL_OPERATOR) -> str:
         """The id of org `slug`, creating it (with its data key) if it does not exist yet."""
         check_org_slug(slug)
         with Session(self._engine) as session:
-            org = _find_org(session, slug)
+            org = find_org(session, slug)
             if org is not None:
                 return org.id
-            org_id, data_key_id = _new_id("org"), _new_id("dk")
-            kek = self._keks.primary
-            data_key = OrgDataKey(
-                id=data_key_id,
-                org_id=org_id,
-                kek_id=kek.kek_id,
-                wrapped=kek.wrap(new_data_key(), _data_key_ad(org_id, data_key_id)),
-            )
             try:
-                session.add(Org(id=org_id, slug=slug))
-                session.flush()  # the org row must exist before its data key's foreign key
-                session.add(data_key)
+                org_id = self.new_org(session, slug, actor=actor).id
                 session.commit()
             except IntegrityError:
                 session.rollback()  # created concurrently: use the winner's org
-                winner = _find_org(session, slug)
+                winner = find_org(session, slug)
                 if winner is None:
                     raise
                 return winner.id
+            return org_id
+
+    def create_org(self, slug: str, *, actor: str) -> str:
+        """Create org `slug` with its data key; `ConflictError` if it exists."""
+        check_org_slug(slug)
+        with Session(self._engine) as session:
+            if find_org(session, slug) is not None:
+                raise _org_exists(slug)
+            try:
+                org_id = self.new_org(session, slug, actor=actor).id
+                session.commit()
+            except IntegrityError:
+                raise _org_exists(slug) from None
             return org_id
 
     def add_key(
@@ -127,7 +154,7 @@ class KeyStore:
         name: str | None = None,
         protocol: Protocol | None = None,
         base_url: str | None = None,
-        created_by: str | None = None,
+        actor: str = LOCAL_OPERATOR,
     ) -> KeyInfo:
         """Seal `secret` as a new active key in `org` (created if needed) and return its metadata.
 
@@ -137,14 +164,13 @@ class KeyStore:
         """
         spec = check_key_spec(provider, name, protocol, base_url)
         check_secret(secret)
-        org_id = self.ensure_org(org)
+        org_id = self.ensure_org(org, actor=actor)
         with Session(self._engine) as session:
-            existing = _active_by_name(session, org_id, spec.name)
+            existing = active_by_name(session, org_id, spec.name)
             if existing is not None:
-                raise _exists(org, existing)
-            data_key = _latest_data_key(session, org_id)
+                raise key_exists(org, existing)
             row = ProviderKey(
-                id=_new_id("key"),
+                id=new_id("key"),
                 version=1,
                 org_id=org_id,
                 name=spec.name,
@@ -153,25 +179,68 @@ class KeyStore:
                 base_url=spec.base_url,
                 status=KeyStatus.ACTIVE.value,
                 ciphertext=b"",
-                created_by=created_by,
+                created_by=actor,
             )
-            row.ciphertext = seal(
-                self._unwrap(data_key),
-                data_key.id,
-                secret.encode(),
-                _secret_ad(row),
-            )
-            info = _info(org, row)
-            session.add(row)
+            self._seal(session, row, secret)
+            info = key_info(org, row)
             try:
+                session.add(row)
+                self._audit.append(session, _key_event(Action.KEY_ADD, actor, org, row))
                 session.commit()
             except IntegrityError:
                 session.rollback()
-                raced = _active_by_name(session, org_id, spec.name)
+                raced = active_by_name(session, org_id, spec.name)
                 if raced is None:
                     raise
-                raise _exists(org, raced) from None
+                raise key_exists(org, raced) from None
             return info
+
+    def rotate_key(self, *, org: str, ref: str, secret: str, actor: str) -> tuple[KeyInfo, int]:
+        """Store `secret` as the next version of key `ref` (name or id) and revoke the current one.
+
+        One transaction: the new version is active and the old one revoked
+        together, so every call after it returns uses the new version. Returns
+        the new version's metadata and the revoked version number.
+        """
+        check_secret(secret)
+        with Session(self._engine) as session:
+            org_row = _org_or_missing(session, org, ref)
+            old = active_by_ref(session, org_row, ref)
+            new = ProviderKey(
+                id=old.id,
+                version=old.version + 1,
+                org_id=old.org_id,
+                name=old.name,
+                provider=old.provider,
+                protocol=old.protocol,
+                base_url=old.base_url,
+                status=KeyStatus.ACTIVE.value,
+                ciphertext=b"",
+                created_by=actor,
+            )
+            self._seal(session, new, secret)
+            info = key_info(org, new)
+            event = _key_event(Action.KEY_ROTATE, actor, org, new)
+            try:
+                self._revoke_version(session, org, old)
+                session.add(new)
+                self._audit.append(session, replace(event, detail=f"version {old.version} revoked"))
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                raise _changed_meanwhile(org, old.name) from None
+            return info, old.version
+
+    def revoke_key(self, *, org: str, ref: str, actor: str) -> KeyInfo:
+        """Revoke the active version of key `ref` (name or id); the next call cannot use it."""
+        with Session(self._engine) as session:
+            org_row = _org_or_missing(session, org, ref)
+            row = active_by_ref(session, org_row, ref)
+            self._revoke_version(session, org, row)
+            self._audit.append(session, _key_event(Action.KEY_REVOKE, actor, org, row))
+            session.commit()
+            session.refresh(row)
+            return key_info(org, row)
 
     def list_keys(self, org: str, *, include_revoked: bool = False) -> list[KeyInfo]:
         """Metadata of the org's keys (active only unless `include_revoked`), by name."""
@@ -184,7 +253,7 @@ class KeyStore:
             )
             if not include_revoked:
                 statement = statement.where(ProviderKey.status == KeyStatus.ACTIVE.value)
-            return [_info(org, row) for row in session.exec(statement)]
+            return [key_info(org, row) for row in session.exec(statement)]
 
     def find_key(self, org: str, prefix: str) -> KeyInfo:
         """Metadata of the key model-string PREFIX means in `org`, without decrypting it.
@@ -193,29 +262,61 @@ class KeyStore:
         key before starting a run.
         """
         with Session(self._engine) as session:
-            org_row = _find_org(session, org)
-            if org_row is None:
-                raise KeyNotFoundError(_missing(org, prefix))
-            return _info(org, _active_for_prefix(session, org_row, prefix))
+            org_row = _org_or_missing(session, org, prefix)
+            return key_info(org, active_for_prefix(session, org_row, prefix))
 
-    def resolve(self, org: str, prefix: str) -> Endpoint:
+    def find_active(self, org: str, ref: str) -> KeyInfo:
+        """Metadata of the active version of key `ref` (its name or its id) in `org`."""
+        with Session(self._engine) as session:
+            return key_info(org, active_by_ref(session, _org_or_missing(session, org, ref), ref))
+
+    def resolve(
+        self,
+        org: str,
+        prefix: str,
+        *,
+        user: str | None = None,
+        run_id: str | None = None,
+        step: str | None = None,
+    ) -> Endpoint:
         """The endpoint for model-string PREFIX in `org`, with its key freshly decrypted.
 
         PREFIX is a key name in the org's vault or a provider name meaning the
-        org's one active key for that provider. Raises `KeyNotFoundError` (with
-        what to do) when there is none, `DecryptionError` if its ciphertext was
-        tampered with.
+        org's one active key for that provider. `user` is who the run executes
+        as (default: the local operator); once the vault has users it must be
+        one allowed to run recipes in `org`. The use is audited with `run_id`
+        and `step` before the key is returned. Raises `KeyNotFoundError` (with
+        what to do) when there is no such key, `DecryptionError` if its
+        ciphertext was tampered with, and `NotFoundError`,
+        `PermissionDeniedError` or `AuthenticationError` when `user` may not use
+        the org's keys.
         """
-        with Session(self._engine) as session:
-            org_row = _find_org(session, org)
-            if org_row is None:
-                raise KeyNotFoundError(_missing(org, prefix))
-            row = _active_for_prefix(session, org_row, prefix)
-            data_key = self._data_key_of(session, org_row, row)
+        event = AuditRecord(
+            action=Action.KEY_USE.value,
+            outcome=Outcome.OK,
+            actor=user or LOCAL_OPERATOR,
+            org=org,
+            run_id=run_id,
+            step=step,
+        )
+        row: ProviderKey | None = None
+        authorized = False
         try:
-            secret = unseal(data_key, row.ciphertext, _secret_ad(row)).decode()
-        except (DecryptionError, UnicodeDecodeError) as e:
-            raise _undecryptable(org, row) from e
+            with Session(self._engine) as session:
+                _authorize_use(session, org, event.actor)
+                authorized = True
+                org_row = _org_or_missing(session, org, prefix)
+                row = active_for_prefix(session, org_row, prefix)
+                data_key = self._data_key_of(session, org_row, row)
+            try:
+                secret = unseal(data_key, row.ciphertext, secret_ad(row)).decode()
+            except (DecryptionError, UnicodeDecodeError) as e:
+                raise undecryptable(org, row) from e
+        except VaultError as error:
+            outcome = Outcome.FAILED if authorized else Outcome.DENIED
+            self._audit.record(_used(replace(event, outcome=outcome, detail=str(error)), row))
+            raise
+        self._audit.record(_used(event, row))
         return Endpoint.for_protocol(
             Protocol(row.protocol),
             SecretKey(secret),
@@ -225,6 +326,45 @@ class KeyStore:
             key_version=row.version,
         )
 
+    def new_org(self, session: Session, slug: str, *, actor: str) -> Org:
+        """Add org `slug`, its wrapped data key and its audit event to the caller's transaction."""
+        org_id, data_key_id = new_id("org"), new_id("dk")
+        kek = self._keks.primary
+        org = Org(id=org_id, slug=slug)
+        session.add(org)
+        session.flush()  # the org row must exist before its data key's foreign key
+        session.add(
+            OrgDataKey(
+                id=data_key_id,
+                org_id=org_id,
+                kek_id=kek.kek_id,
+                wrapped=kek.wrap(new_data_key(), data_key_ad(org_id, data_key_id)),
+            )
+        )
+        self._audit.append(
+            session,
+            AuditRecord(action=Action.ORG_CREATE.value, outcome=Outcome.OK, actor=actor, org=slug),
+        )
+        return org
+
+    def _seal(self, session: Session, row: ProviderKey, secret: str) -> None:
+        data_key = latest_data_key(session, row.org_id)
+        row.ciphertext = seal(self._unwrap(data_key), data_key.id, secret.encode(), secret_ad(row))
+
+    def _revoke_version(self, session: Session, org: str, row: ProviderKey) -> None:
+        """Mark exactly this version revoked, or fail if someone changed it meanwhile."""
+        result = session.exec(
+            update(ProviderKey)
+            .where(
+                col(ProviderKey.id) == row.id,
+                col(ProviderKey.version) == row.version,
+                col(ProviderKey.status) == KeyStatus.ACTIVE.value,
+            )
+            .values(status=KeyStatus.REVOKED.value, revoked_at=datetime.now(UTC))
+        )
+        if result.rowcount != 1:
+            raise _changed_meanwhile(org, row.name)
+
     def _data_key_of(self, session: Session, org: Org, row: ProviderKey) -> bytes:
         """The data key named in the secret's header, which must belong to the same org."""
         try:
@@ -233,126 +373,57 @@ class KeyStore:
                 raise DecryptionError("the sealed key names no data key of its org")
             return self._unwrap(data_key)
         except DecryptionError as e:
-            raise _undecryptable(org.slug, row) from e
+            raise undecryptable(org.slug, row) from e
 
     def _unwrap(self, data_key: OrgDataKey) -> bytes:
         kek = self._keks.get(data_key.kek_id)
-        return kek.unwrap(data_key.wrapped, _data_key_ad(data_key.org_id, data_key.id))
+        return kek.unwrap(data_key.wrapped, data_key_ad(data_key.org_id, data_key.id))
 
 
-def _new_id(kind: str) -> str:
-    return f"{kind}_{secrets.token_hex(8)}"
-
-
-def _data_key_ad(org_id: str, data_key_id: str) -> AssociatedData:
-    return AssociatedData(purpose=Purpose.DATA_KEY, org=org_id, record=data_key_id, version=1)
-
-
-def _secret_ad(row: ProviderKey) -> AssociatedData:
-    return AssociatedData(
-        purpose=Purpose.PROVIDER_KEY,
-        org=row.org_id,
-        record=row.id,
-        version=row.version,
-        provider=row.provider,
-        protocol=row.protocol,
-        base_url=row.base_url or "",
-    )
-
-
-def _find_org(session: Session, slug: str) -> Org | None:
-    return session.exec(select(Org).where(Org.slug == slug)).first()
-
-
-def _latest_data_key(session: Session, org_id: str) -> OrgDataKey:
-    statement = (
-        select(OrgDataKey)
-        .where(OrgDataKey.org_id == org_id)
-        .order_by(col(OrgDataKey.created_at).desc())
-    )
-    data_key = session.exec(statement).first()
-    if data_key is None:
-        raise DecryptionError(f"org {org_id} has no data key: the vault database is damaged")
-    return data_key
-
-
-def _active_by_name(session: Session, org_id: str, name: str) -> ProviderKey | None:
-    statement = select(ProviderKey).where(
-        ProviderKey.org_id == org_id,
-        ProviderKey.name == name,
-        ProviderKey.status == KeyStatus.ACTIVE.value,
-    )
-    return session.exec(statement).first()
-
-
-def _active_for_prefix(session: Session, org: Org, prefix: str) -> ProviderKey:
-    """The key named PREFIX, else the org's single active key of provider PREFIX."""
-    row = _active_by_name(session, org.id, prefix)
-    if row is not None:
-        return row
-    statement = select(ProviderKey).where(
-        ProviderKey.org_id == org.id,
-        ProviderKey.provider == prefix,
-        ProviderKey.status == KeyStatus.ACTIVE.value,
-    )
-    rows = list(session.exec(statement.order_by(col(ProviderKey.name))))
-    if len(rows) == 1:
-        return rows[0]
-    if rows:
-        names = ", ".join(f"'{r.name}'" for r in rows)
-        raise KeyNotFoundError(
-            f"org '{org.slug}' has no key named '{prefix}' but {len(rows)} active {prefix} "
-            f"keys ({names}): use the key's name as the model prefix, e.g. `{rows[0].name}:MODEL`"
+def _authorize_use(session: Session, org: str, user: str) -> None:
+    """Once the vault has users, the run's user must be allowed to run recipes in `org`."""
+    if not has_users(session):
+        return  # one principal, the local operator: only the org boundary applies
+    principal = principal_named(session, user)
+    if principal is None:
+        raise AuthenticationError(
+            f"the run executes as '{user}', who is not a user of this vault (removed?): "
+            "start it again as a current user"
         )
-    revoked = session.exec(
-        select(ProviderKey.id).where(ProviderKey.org_id == org.id, ProviderKey.name == prefix)
-    ).first()
-    if revoked is not None:
-        raise KeyNotFoundError(
-            f"key '{prefix}' in org '{org.slug}' is revoked: add a new one with "
-            f"`{_add_command(org.slug, prefix)}`"
-        )
-    raise KeyNotFoundError(_missing(org.slug, prefix))
+    check(principal, org, Action.KEY_USE)
 
 
-def _missing(org: str, prefix: str) -> str:
-    return f"no key '{prefix}' in org '{org}': add one with `{_add_command(org, prefix)}`"
+def _org_or_missing(session: Session, org: str, prefix: str) -> Org:
+    org_row = find_org(session, org)
+    if org_row is None:
+        raise KeyNotFoundError(missing(org, prefix))
+    return org_row
 
 
-def _add_command(org: str, prefix: str) -> str:
-    org_option = "" if org == DEFAULT_ORG else f" --org {org}"
-    if prefix in {p.value for p in Protocol}:
-        return f"byok keys add {prefix}{org_option}"
-    return f"byok keys add PROVIDER --name {prefix}{org_option} --protocol PROTOCOL --base-url URL"
-
-
-def _exists(org: str, row: ProviderKey) -> KeyExistsError:
-    return KeyExistsError(
-        f"org '{org}' already has an active key named '{row.name}' ({row.id} v{row.version}): "
-        f"replace it with `byok keys rotate {row.name}`, or choose another --name"
-    )
-
-
-def _undecryptable(org: str, row: ProviderKey) -> DecryptionError:
-    return DecryptionError(
-        f"key '{row.name}' ({row.id} v{row.version}) in org '{org}' cannot be decrypted: "
-        "its ciphertext, data key or metadata was altered or copied from another record; "
-        f"replace it with `byok keys rotate {row.name}`"
-    )
-
-
-def _info(org: str, row: ProviderKey) -> KeyInfo:
-    created_at = row.created_at
-    if created_at.tzinfo is None:  # SQLite drops the zone; every timestamp is written in UTC
-        created_at = created_at.replace(tzinfo=UTC)
-    return KeyInfo(
-        id=row.id,
+def _key_event(action: Action, actor: str, org: str, row: ProviderKey) -> AuditRecord:
+    return AuditRecord(
+        action=action.value,
+        outcome=Outcome.OK,
+        actor=actor,
         org=org,
-        name=row.name,
-        provider=row.provider,
-        protocol=Protocol(row.protocol),
-        base_url=row.base_url,
-        version=row.version,
-        status=KeyStatus(row.status),
-        created_at=created_at,
+        key_id=row.id,
+        key_name=row.name,
+        key_version=row.version,
+    )
+
+
+def _used(event: AuditRecord, row: ProviderKey | None) -> AuditRecord:
+    if row is None:
+        return event
+    return replace(event, key_id=row.id, key_name=row.name, key_version=row.version)
+
+
+def _org_exists(slug: str) -> ConflictError:
+    return ConflictError(f"org '{slug}' already exists: pick another name")
+
+
+def _changed_meanwhile(org: str, name: str) -> ConflictError:
+    return ConflictError(
+        f"key '{name}' in org '{org}' was rotated or revoked by someone else meanwhile: "
+        "check `byok keys list --all` and run the command again if still needed"
     )

@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import typer
 
-from flows.cli import demo, keys, recipes, run, simulator, usage
+from flows.cli import (
+    audit,
+    breakers,
+    budgets,
+    demo,
+    deploy,
+    keys,
+    orgs,
+    recipes,
+    run,
+    serve,
+    server,
+    simulator,
+    usage,
+    users,
+    vault_admin,
+)
 
 __all__ = ["app", "main"]
 
@@ -16,11 +32,20 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(keys.app, name="keys")
+app.add_typer(orgs.app, name="orgs")
+app.add_typer(users.app, name="users")
+app.add_typer(audit.app, name="audit")
+app.add_typer(vault_admin.app, name="vault")
 app.add_typer(recipes.app, name="recipes")
 app.command("simulator")(simulator.simulator)
 app.command("run")(run.run)
-app.command("usage")(usage.usage)
+app.add_typer(usage.app, name="usage")
+app.add_typer(budgets.app, name="budgets")
 app.command("demo")(demo.demo)
+app.command("breakers")(breakers.breakers)
+app.command("serve")(serve.serve)
+app.command("deploy")(deploy.deploy)
+app.add_typer(server.app, name="server")
 
 
 def main() -> None:

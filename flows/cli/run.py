@@ -17,7 +17,7 @@ from rich.markup import escape
 from flows.cli.console import err, fail, out, print_json
 from flows.recipe import Recipe, RecipeError, load_recipe
 
-__all__ = ["parse_inputs", "run"]
+__all__ = ["authorize", "parse_inputs", "run"]
 
 
 def run(
@@ -26,17 +26,37 @@ def run(
         list[str] | None,
         typer.Option("--input", "-i", metavar="KEY=VALUE", help="A recipe input; repeatable."),
     ] = None,
-    org: Annotated[str, typer.Option(help="Organisation whose keys pay for the run.")] = "default",
-    user: Annotated[str, typer.Option(help="User the run is recorded for.")] = "local",
+    org: Annotated[
+        str | None,
+        typer.Option(help="Organisation whose keys pay for the run (default: 'default' or yours)."),
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(help="User the run executes as: BYOK_TOKEN's user (default), nobody else."),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    *,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the worst-case cost; call no provider.")
+    ] = False,
 ) -> None:
     """Run RECIPE once and wait for it; exit status 0 only when it completed."""
+    from deployments.local_server import use_running_server
+
+    use_running_server()  # first: loading a recipe may import Prefect, which reads the URL once
     try:
         recipe = load_recipe(recipe_path)
         values = recipe.coerce_inputs(parse_inputs(inputs or []))
     except RecipeError as error:
         fail(str(error))
+    if dry_run:
+        from flows.cli.estimate import print_estimate
+
+        print_estimate(recipe, values, org=org or "default", json_output=json_output)
+        return
+    org, user = authorize(org, user)
     check_keys(recipe, org)
+    _say_if_ephemeral()
 
     from flows.engine.running import run_recipe
 
@@ -64,6 +84,17 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
     return values
 
 
+def authorize(org: str | None, user: str | None) -> tuple[str, str]:
+    """The org and user the run executes as, once BYOK_TOKEN's principal may run there."""
+    from vault import VaultError, authorize_run
+
+    try:
+        grant = authorize_run(org, user)
+    except VaultError as error:
+        fail(str(error))
+    return grant.org, grant.user
+
+
 def check_keys(recipe: Recipe, org: str) -> None:
     """Fail before starting Prefect when a step's model has no key in `org`."""
     from vault import KeyStore, VaultError
@@ -75,3 +106,14 @@ def check_keys(recipe: Recipe, org: str) -> None:
                 store.find_key(org, model.partition(":")[0])
     except VaultError as error:
         fail(str(error))
+
+
+def _say_if_ephemeral() -> None:
+    """Say that Prefect's ephemeral API is slow when neither a server nor a profile is set."""
+    from prefect.settings import get_current_settings
+
+    if get_current_settings().api.url is None:
+        err.print(
+            "[dim]starting Prefect's ephemeral API (15-25 s); "
+            "`byok server start` makes later runs start in a few seconds[/]"
+        )

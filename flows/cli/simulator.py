@@ -8,6 +8,7 @@ are injected and recorded calls read through its control API (`/_sim/...`).
 from __future__ import annotations
 
 import ipaddress
+import os
 import signal
 import threading
 from typing import Annotated
@@ -42,13 +43,16 @@ def simulator(
     try:
         server.start()
     except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
         fail(
-            f"cannot listen on {host}:{port} ({error.strerror or error}): "
+            f"cannot listen on {host}:{port} ({reason}): "
             "pick another port with --port, or 0 for any free one"
         )
     try:
         _print_banner(server)
         _wait_for_stop()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how this command is meant to end
     finally:
         server.stop()
     err.print("simulator stopped")
@@ -82,9 +86,7 @@ def _wait_for_stop() -> None:
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+        stop.wait()  # Ctrl-C raises KeyboardInterrupt out of the wait
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -1,7 +1,16 @@
-"""`byok usage`: what the ledger says was spent, grouped the way you ask."""
+"""`byok usage`: what the ledger says was spent, grouped the way you ask; and `reprice`.
+
+    byok usage [--by recipe|user|model|step|run|day] [--since 7d] [--org O] [--json|--csv]
+    byok usage reprice [--since 30d] [--org O] [--dry-run] [--json]
+
+Costs are shown as the exact decimals the ledger stores, so the total line is
+the sum of the lines above it, digit for digit.
+"""
 
 from __future__ import annotations
 
+import csv
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
@@ -10,57 +19,128 @@ import typer
 from rich.table import Table
 
 from flows.cli.console import fail, out, print_json
-from flows.ledger import GroupBy, money, summarize
+from flows.ledger import GroupBy, UsageGroup, money, summarize
 from vault.db import get_engine
 
-__all__ = ["parse_since", "usage"]
+__all__ = ["app", "parse_since", "usage"]
+
+app = typer.Typer(
+    help="Tokens and cost of recorded provider calls.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+_SINCE_HELP = "Only calls since this ISO date/time, or a period such as 7d or 12h."
 
 
+@app.callback()
 def usage(
+    ctx: typer.Context,
+    *,
     by: Annotated[GroupBy, typer.Option(help="Group rows by this column.")] = GroupBy.RECIPE,
-    since: Annotated[
-        str | None,
-        typer.Option(help="Only calls since this ISO date/time, or a period such as 7d or 12h."),
-    ] = None,
+    since: Annotated[str | None, typer.Option(help=_SINCE_HELP)] = None,
     org: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    csv_output: Annotated[bool, typer.Option("--csv", help="Print CSV, one line a group.")] = False,
 ) -> None:
-    """Tokens and cost of recorded provider calls, grouped."""
+    """Tokens and cost of recorded provider calls, grouped; `reprice` recomputes costs."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if json_output and csv_output:
+        fail("choose one of --json and --csv")
     groups = summarize(get_engine(), by=by, org=org, since=parse_since(since))
-    priced = [g.cost_usd for g in groups if g.cost_usd is not None]
-    total = sum(priced, Decimal(0)) if priced else None
+    total = UsageGroup.combine("total", groups)
+    if json_output:
+        totals = total.to_json()
+        del totals["key"]
+        print_json({"by": by.value, "groups": [g.to_json() for g in groups], "total": totals})
+    elif csv_output:
+        _print_csv(by, groups)
+    else:
+        _print_table(by, groups, total)
+
+
+@app.command("reprice")
+def reprice_command(
+    since: Annotated[str | None, typer.Option(help=_SINCE_HELP)] = None,
+    org: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Recompute recorded costs with today's prices (price file, then genai-prices)."""
+    from flows.ledger.reprice import reprice
+    from providers.pricing import PriceFileError
+
+    try:
+        result = reprice(get_engine(), org=org, since=parse_since(since), dry_run=dry_run)
+    except PriceFileError as error:
+        fail(str(error))
     if json_output:
         print_json(
             {
-                "by": by.value,
-                "groups": [g.to_json() for g in groups],
-                "total": {
-                    "calls": sum(g.calls for g in groups),
-                    "input_tokens": sum(g.input_tokens for g in groups),
-                    "output_tokens": sum(g.output_tokens for g in groups),
-                    "cost_usd": money(total),
-                },
+                "dry_run": dry_run,
+                "rows": result.rows,
+                "changed": result.changed,
+                "cost_before_usd": money(result.cost_before_usd),
+                "cost_after_usd": money(result.cost_after_usd),
+                "unpriced_before": result.unpriced_before,
+                "unpriced_after": result.unpriced_after,
             }
         )
         return
+    if not result.rows:
+        out.print("no recorded calls match: nothing to reprice")
+        return
+    verb = "would change" if dry_run else "changed"
+    out.print(f"{verb} {result.changed} of {result.rows} recorded calls")
+    out.print(f"total cost: {_usd(result.cost_before_usd)} → {_usd(result.cost_after_usd)} USD")
+    out.print(f"unpriced calls: {result.unpriced_before} → {result.unpriced_after}")
+
+
+def _print_table(by: GroupBy, groups: list[UsageGroup], total: UsageGroup) -> None:
     table = Table(title=f"usage by {by.value}", title_justify="left")
-    table.add_column(by.value)
-    for column in ("calls", "input tok", "output tok", "cost (USD)"):
-        table.add_column(column, justify="right")
-    for g in groups:
-        cost = "unpriced" if g.cost_usd is None else f"{g.cost_usd:.6f}"
+    # Numbers never wrap or get cut: narrow terminals fold the group names instead.
+    table.add_column(by.value, overflow="fold")
+    for column in ("calls", "input", "cache read", "cache write", "output", "reasoning"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("cost (USD)", justify="right", no_wrap=True)
+    for g in [*groups, total]:
+        if g is total:
+            table.add_section()
+        cost = _usd(g.cost_usd)
         if g.unpriced_calls and g.cost_usd is not None:
             cost += f" (+{g.unpriced_calls} unpriced)"
-        table.add_row(g.key, str(g.calls), f"{g.input_tokens:,}", f"{g.output_tokens:,}", cost)
-    table.add_section()
-    table.add_row(
-        "total",
-        str(sum(g.calls for g in groups)),
-        f"{sum(g.input_tokens for g in groups):,}",
-        f"{sum(g.output_tokens for g in groups):,}",
-        "unpriced" if total is None else f"{total:.6f}",
-    )
+        table.add_row(
+            g.key,
+            f"{g.calls:,}",
+            f"{g.input_tokens:,}",
+            f"{g.cache_read_tokens:,}",
+            f"{g.cache_write_tokens:,}",
+            f"{g.output_tokens:,}",
+            f"{g.reasoning_tokens:,}",
+            cost,
+        )
     out.print(table)
+
+
+def _print_csv(by: GroupBy, groups: list[UsageGroup]) -> None:
+    """One line a group, costs as exact decimals (empty when unpriced).
+
+    No total line: a spreadsheet that sums a column gets the total itself.
+    """
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    columns = list(UsageGroup.combine("", []).to_json())
+    writer.writerow([by.value, *columns[1:]])
+    for g in groups:
+        row = g.to_json()
+        row["cost_usd"] = "" if g.cost_usd is None else format(g.cost_usd, "f")
+        writer.writerow(row.values())
+
+
+def _usd(value: Decimal | None) -> str:
+    return "unpriced" if value is None else format(value, "f")
 
 
 def parse_since(value: str | None) -> datetime | None:

@@ -15,16 +15,18 @@ import inspect
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from prefect import Flow, Task
+from prefect import Flow, Task, get_run_logger
 from prefect.runtime import flow_run
 
+from flows.budget.errors import BudgetError
 from flows.engine.errors import StepFailedError
 from flows.engine.hooks import CallHook, RunInfo, finish_run
-from flows.engine.retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from flows.engine.retry import DEFAULT_RETRY_POLICY, RetryPolicy, should_fall_back
 from flows.engine.scope import KeyResolver, RunScope, StepOutputs, output_sink, run_scope
 from flows.engine.step import build_step_task
 from flows.engine.wiring import default_hooks
 from flows.recipe import ModelRef, Recipe, Step, TemplateRenderError
+from providers import redaction
 from providers.client import ProviderClient
 from providers.errors import ProviderError
 from vault import VaultError, VaultKeys
@@ -49,6 +51,7 @@ def compile_recipe(
     Prefect states. In-process callers collect them through `output_sink`.
     `hooks` makes the call hooks for each run (see `flows.engine.wiring`).
     """
+    redaction.install()  # live keys are redacted from every log record in this process
     dependencies = recipe.dependencies()
     order = recipe.topological_order()
 
@@ -65,6 +68,7 @@ def compile_recipe(
                 client=client,
                 hooks=hooks(),
                 results=output_sink.get() or StepOutputs(),
+                budget_usd=recipe.budget_usd,
             )
             with run_scope(scope):
                 error: BaseException | None = None
@@ -156,21 +160,49 @@ async def _run_dag(
 
 
 async def _run_step(step: Step, scope: RunScope, policy: RetryPolicy) -> None:
-    models = [step.model_ref, *(ModelRef.parse(m) for m in step.fallbacks)]
+    """Run `step` on its model, then on each fallback in turn while the failure allows it.
+
+    The next fallback is tried only when a transient error outlived the
+    retries or the circuit breaker refused the call (`should_fall_back`),
+    never after an error the request or key caused. Every model's key comes
+    from the run's own org (the resolver is bound to it: fail closed).
+    """
+    models = [step.model_ref, *step.fallback_refs]
+    given_up: list[str] = []  # "openai:gpt-5-mini (OverloadedError)", for the failure message
     for index, model in enumerate(models):
         step_task: Task[[], Coroutine[Any, Any, Any]] = build_step_task(step, model, policy)
         try:
             output = await step_task()
         except ProviderError as error:
-            if error.retryable and index + 1 < len(models):
-                continue  # retries exhausted on a transient error: try the next fallback
-            raise StepFailedError(step.id, str(model), str(error)) from error
-        except (TemplateRenderError, VaultError) as error:
-            raise StepFailedError(step.id, str(model), str(error)) from error
+            if should_fall_back(error) and index + 1 < len(models):
+                given_up.append(f"{model} ({type(error).__name__})")
+                _log_fallback(step, model, models[index + 1], error)
+                continue
+            reason = _after_fallbacks(str(error), given_up)
+            raise StepFailedError(step.id, str(model), reason) from error
+        except (TemplateRenderError, VaultError, BudgetError) as error:
+            reason = _after_fallbacks(str(error), given_up)
+            raise StepFailedError(step.id, str(model), reason) from error
         except Exception as error:
             # Unknown errors may carry content in their text: name the type only.
             reason = f"unexpected {type(error).__name__} (see the task run's logs)"
+            reason = _after_fallbacks(reason, given_up)
             raise StepFailedError(step.id, str(model), reason) from error
         scope.results.outputs[step.id] = output
         scope.results.answered_by[step.id] = str(model)
         return
+
+
+def _after_fallbacks(reason: str, given_up: list[str]) -> str:
+    return f"{reason} (after {', '.join(given_up)})" if given_up else reason
+
+
+def _log_fallback(step: Step, model: ModelRef, fallback: ModelRef, error: ProviderError) -> None:
+    # Ids and the error's type only: the log table is content-free.
+    get_run_logger().warning(
+        "step %r: %s gave up with %s; trying fallback %s",
+        step.id,
+        model,
+        type(error).__name__,
+        fallback,
+    )

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Protocol
 
 from flows.engine.hooks import CallHook
@@ -23,9 +24,20 @@ __all__ = ["KeyResolver", "RunScope", "StepOutputs", "current_scope", "output_si
 
 
 class KeyResolver(Protocol):
-    """Turns a model-string prefix into a decrypted endpoint (the vault block)."""
+    """Turns a model-string prefix into a decrypted endpoint (the vault block).
 
-    def resolve(self, prefix: str) -> Endpoint: ...
+    `user` is who the run executes as (the vault checks they may use the org's
+    keys); `run_id` and `step` go into the audit event recording the use.
+    """
+
+    def resolve(
+        self,
+        prefix: str,
+        *,
+        user: str | None = None,
+        run_id: str | None = None,
+        step: str | None = None,
+    ) -> Endpoint: ...
 
 
 @dataclass(slots=True)
@@ -49,6 +61,7 @@ class RunScope:
     client: ProviderClient
     hooks: Sequence[CallHook] = ()
     results: StepOutputs = field(default_factory=StepOutputs)
+    budget_usd: Decimal | None = None  # the recipe's per-run cap, enforced by the budget hook
 
     def call_context(self, step: str, attempt: int) -> CallContext:
         """Ledger ownership of one provider call made by `step`."""
@@ -59,6 +72,7 @@ class RunScope:
             run_id=self.run_id,
             step=step,
             attempt=attempt,
+            run_budget_usd=self.budget_usd,
         )
 
 

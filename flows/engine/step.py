@@ -70,7 +70,7 @@ async def _execute(step: Step, model: ModelRef, scope: RunScope) -> Any:
         stop=tuple(step.stop),
         output_schema=step.output,
     )
-    endpoint = scope.keys.resolve(model.prefix)
+    endpoint = scope.keys.resolve(model.prefix, user=scope.user, run_id=scope.run_id, step=step.id)
     call = CallInfo(
         context=scope.call_context(step.id, attempt=task_run.run_count or 1),
         model=model,

@@ -7,12 +7,19 @@ call that was actually made, comes last.
 
 from __future__ import annotations
 
+from flows.budget.hook import BudgetHook
 from flows.engine.hooks import CallHook
+from flows.engine.limits import KeyLimitsHook
 from flows.ledger.hook import LedgerHook
+from providers.breaker.hook import BreakerHook
 
 __all__ = ["default_hooks"]
 
 
 def default_hooks() -> list[CallHook]:
     """Fresh hook instances for one run."""
-    return [LedgerHook()]
+    # The breaker refuses calls to a failing provider with one read, before a
+    # call waits for a per-key Prefect concurrency slot.
+    # The budget reserves a call's worst case just before it is sent (after any
+    # wait for a slot) and settles it after the ledger has written the call.
+    return [BreakerHook(), KeyLimitsHook(), BudgetHook(), LedgerHook()]

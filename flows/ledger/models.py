@@ -37,8 +37,15 @@ def _now() -> datetime:
 class UsageRecord(SQLModel, table=True):
     """One provider call: who it belongs to, the tokens by kind, and its cost.
 
-    `call_key` is deterministic (run, step, attempt, model) so a retried write
-    of the same call updates nothing instead of adding a second row.
+    `call_key` is deterministic (run, step, attempt, key, model) so a retried
+    write of the same call adds nothing instead of a second row. `run_id` is
+    the Prefect flow run id; `deployment` is null for runs started without a
+    deployment. Tokens follow `providers.types.Usage`: `input_tokens` includes
+    the cache reads and writes, `output_tokens` the reasoning. The cost
+    columns are exact decimals, null when the call could not be priced:
+    `input_cost_usd` is the uncached prompt, and the four components add up to
+    `cost_usd`. `price_source` names the table that priced the row;
+    `repriced_at` is set when `byok usage reprice` changed it.
     """
 
     __tablename__ = "usage_records"
@@ -50,6 +57,8 @@ class UsageRecord(SQLModel, table=True):
     user: str = Field(max_length=200, index=True)
     recipe: str = Field(max_length=200, index=True)
     run_id: str = Field(max_length=64, index=True)
+    deployment_id: str | None = Field(default=None, max_length=64)
+    deployment: str | None = Field(default=None, max_length=200)
     step: str = Field(max_length=100)
     attempt: int = 1
     key_id: str = Field(max_length=64)
@@ -63,8 +72,11 @@ class UsageRecord(SQLModel, table=True):
     output_tokens: int = 0
     reasoning_tokens: int = 0
     input_cost_usd: Decimal | None = Field(default=None, sa_type=DecimalText)
+    cache_read_cost_usd: Decimal | None = Field(default=None, sa_type=DecimalText)
+    cache_write_cost_usd: Decimal | None = Field(default=None, sa_type=DecimalText)
     output_cost_usd: Decimal | None = Field(default=None, sa_type=DecimalText)
     cost_usd: Decimal | None = Field(default=None, sa_type=DecimalText)
     price_source: str | None = Field(default=None, max_length=100)
+    repriced_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     latency_ms: int = 0
     outcome: str = Field(default="ok", max_length=64)

@@ -1,26 +1,49 @@
-"""Writing ledger rows: one per provider call, idempotent on `call_key`.
+"""Writing ledger rows: one per provider call, idempotent on `call_key`, committed at once.
 
 The row is built from numbers the provider returned and ids the run knows;
 pricing happens here so every row records which price source produced it.
+Each row is committed in its own transaction as soon as the call returns, so a
+process killed mid-run loses no call that already returned.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
 
 from sqlalchemy import Engine, Executable
 from sqlalchemy.dialects import postgresql, sqlite
 
 from flows.ledger.models import UsageRecord
-from providers.pricing import price
+from providers.errors import ProviderError
+from providers.pricing import Cost, price
 from providers.types import Usage
 
-__all__ = ["CallContext", "build_record", "record"]
+__all__ = [
+    "CallContext",
+    "build_record",
+    "call_key",
+    "cost_columns",
+    "outcome_of",
+    "price_call",
+    "record",
+]
+
+# Error types come from provider error bodies: only plain identifiers are kept.
+_SAFE_ERROR_TYPE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 
 
 @dataclass(frozen=True, slots=True)
 class CallContext:
-    """Who and what a provider call belongs to."""
+    """Who and what a provider call belongs to.
+
+    `run_budget_usd` is the recipe's per-run cap (`budget_usd`), carried with
+    the call so the budget hook can enforce it; the ledger does not store it.
+    """
 
     org: str
     user: str
@@ -28,6 +51,43 @@ class CallContext:
     run_id: str
     step: str
     attempt: int
+    run_budget_usd: Decimal | None = None
+
+
+def call_key(ctx: CallContext, *, key_id: str, provider: str, model: str) -> str:
+    """The deterministic identity of one call: the same call always gets the same key."""
+    parts = (ctx.run_id, ctx.step, str(ctx.attempt), key_id, provider, model)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def outcome_of(error: BaseException | None) -> str:
+    """`ok`, or the error's class and (when it is a plain identifier) its type.
+
+    e.g. `ResponseError:schema_mismatch` for a structured reply that did not
+    validate: billed, and recorded as such. Never the error's message.
+    """
+    if error is None:
+        return "ok"
+    name = type(error).__name__
+    kind = error.error_type if isinstance(error, ProviderError) else None
+    if kind and _SAFE_ERROR_TYPE.fullmatch(kind):
+        return f"{name}:{kind}"[:64]
+    return name[:64]
+
+
+def price_call(
+    provider: str, model: str, usage: Usage, *, model_reported: str | None, at: datetime
+) -> Cost | None:
+    """The call's cost at the requested model's price, else at the reported model's.
+
+    A deployment name (Azure) or an alias has no price of its own, while the
+    model the provider reports does. Raises `PriceFileError` if the user's
+    price file is broken.
+    """
+    cost = price(provider, model, usage, at=at)
+    if cost is None and model_reported and model_reported != model:
+        cost = price(provider, model_reported, usage, at=at)
+    return cost
 
 
 def build_record(
@@ -41,15 +101,27 @@ def build_record(
     latency_ms: int,
     outcome: str = "ok",
     model_reported: str | None = None,
+    deployment_id: str | None = None,
+    deployment: str | None = None,
+    cost: Cost | Literal["auto"] | None = "auto",
+    at: datetime | None = None,
 ) -> UsageRecord:
-    """A priced ledger row; `cost_usd` stays null when the model has no known price."""
-    cost = price(provider, model, usage)
-    return UsageRecord(
-        call_key=f"{ctx.run_id}:{ctx.step}:{ctx.attempt}:{provider}:{model}",
+    """A ledger row made at `at` (default now), priced then unless `cost` is given.
+
+    `cost=None` records the call as unpriced (`cost_usd` null).
+    """
+    when = at or datetime.now(UTC)
+    if isinstance(cost, str):
+        cost = price_call(provider, model, usage, model_reported=model_reported, at=when)
+    row = UsageRecord(
+        call_key=call_key(ctx, key_id=key_id, provider=provider, model=model),
+        created_at=when,
         org=ctx.org,
         user=ctx.user,
         recipe=ctx.recipe,
         run_id=ctx.run_id,
+        deployment_id=deployment_id,
+        deployment=deployment,
         step=ctx.step,
         attempt=ctx.attempt,
         key_id=key_id,
@@ -62,17 +134,40 @@ def build_record(
         cache_write_tokens=usage.cache_write_tokens,
         output_tokens=usage.output_tokens,
         reasoning_tokens=usage.reasoning_tokens,
-        input_cost_usd=cost.input_usd if cost else None,
-        output_cost_usd=cost.output_usd if cost else None,
-        cost_usd=cost.total_usd if cost else None,
-        price_source=cost.source if cost else None,
         latency_ms=latency_ms,
         outcome=outcome,
     )
+    for column, value in cost_columns(cost).items():
+        setattr(row, column, value)
+    return row
+
+
+def cost_columns(cost: Cost | None) -> dict[str, Decimal | str | None]:
+    """The row's cost columns for `cost` (all null when the call is unpriced)."""
+    if cost is None:
+        return dict.fromkeys(_COST_COLUMNS)
+    return {
+        "input_cost_usd": cost.input_usd,
+        "cache_read_cost_usd": cost.cache_read_usd,
+        "cache_write_cost_usd": cost.cache_write_usd,
+        "output_cost_usd": cost.output_usd,
+        "cost_usd": cost.total_usd,
+        "price_source": cost.source,
+    }
+
+
+_COST_COLUMNS = (
+    "input_cost_usd",
+    "cache_read_cost_usd",
+    "cache_write_cost_usd",
+    "output_cost_usd",
+    "cost_usd",
+    "price_source",
+)
 
 
 def record(engine: Engine, row: UsageRecord) -> None:
-    """Insert `row` unless a row with the same `call_key` exists (retried writes)."""
+    """Insert and commit `row` unless a row with the same `call_key` exists."""
     values = row.model_dump(exclude={"id"})
     table = UsageRecord.__table__  # type: ignore[attr-defined]
     stmt: Executable

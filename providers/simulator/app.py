@@ -1,10 +1,18 @@
 """The simulator's ASGI app: three provider APIs plus a control API, on one port.
 
+    POST /v1/messages                                   Anthropic
+    POST /v1/chat/completions, /api/v1/chat/completions OpenAI, OpenRouter's path
+    POST /openai/deployments/{d}/chat/completions       Azure OpenAI (api-key, api-version)
+    POST /openai/v1/chat/completions                    Azure OpenAI's v1 API
+    POST /v1beta/models/{m}:generateContent             Gemini
+    POST /v1beta/models/{m}:streamGenerateContent       Gemini, streamed
+
 Every provider call goes through the same pipeline: take the next matching
 fault, wait the configured latency (and a slow fault's delay), answer like the
 provider would (or fail the way the fault says), and record the call. The
 record is written before the reply is sent, so a client that has its answer
-can already read the record.
+can already read the record. A call that asks for a stream gets the
+protocol's server-sent events; an in-band fault makes it fail mid-stream.
 
 Control API (JSON), for tests and for a simulator run from the CLI:
 
@@ -22,23 +30,26 @@ import asyncio
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from providers.simulator.call import SimCall
 from providers.simulator.faults import Fault, FaultKind, FaultPlan
 from providers.simulator.recorder import RecordedRequest, Recorder, key_fingerprint
 from providers.simulator.replies import complete
 from providers.simulator.settings import SimulatorSettings
 from providers.simulator.wire import (
+    SSE,
     AnthropicDialect,
+    AzureDialect,
     Credential,
     Dialect,
     ErrorSpec,
@@ -101,7 +112,13 @@ def create_app(state: SimulatorState) -> Starlette:
         routes=[
             provider_route("/v1/messages", AnthropicDialect()),
             provider_route("/v1/chat/completions", OpenAIDialect()),
+            provider_route("/api/v1/chat/completions", OpenAIDialect()),
+            provider_route("/openai/deployments/{deployment}/chat/completions", AzureDialect()),
+            provider_route("/openai/v1/chat/completions", AzureDialect()),
             provider_route("/v1beta/models/{model}:generateContent", GoogleDialect()),
+            provider_route(
+                "/v1beta/models/{model}:streamGenerateContent", GoogleDialect(streaming=True)
+            ),
             Route("/_sim/faults", add_faults, methods=["POST"]),
             Route("/_sim/faults", list_faults, methods=["GET"]),
             Route("/_sim/faults", clear_faults, methods=["DELETE"]),
@@ -120,6 +137,7 @@ async def _provider_call(request: Request, state: SimulatorState, dialect: Diale
     incoming = Incoming(request.headers, request.query_params, request.path_params, body)
     credential = dialect.credential(incoming)
     model = dialect.model_of(incoming)
+    stream = dialect.wants_stream(incoming)
     request_id = f"req_{secrets.token_hex(12)}" if dialect.request_id_header else None
     fault = state.faults.take(dialect.protocol, model)
     kind = fault.kind if fault is not None else None
@@ -139,6 +157,7 @@ async def _provider_call(request: Request, state: SimulatorState, dialect: Diale
                 status=status,
                 fault=kind,
                 request_id=request_id,
+                stream=stream,
             )
         )
 
@@ -153,16 +172,37 @@ async def _provider_call(request: Request, state: SimulatorState, dialect: Diale
         await _drop_connection(request, state)
         return _NoResponse()
 
-    status, payload, headers = _answer(
-        dialect, incoming, credential, model=model, fault=fault, echo=settings.echo
-    )
-    content = json.dumps(payload, ensure_ascii=False).encode()
-    if kind is FaultKind.INVALID_JSON:
-        status, content = 200, content[: len(content) // 2]
+    answer = _answer(dialect, incoming, credential, model=model, fault=fault, settings=settings)
+    headers = answer.headers
     if dialect.request_id_header and request_id:
         headers[dialect.request_id_header] = request_id
-    record(status)
-    return Response(content, status_code=status, headers=headers, media_type="application/json")
+    record(answer.status)
+    if answer.events is not None:
+        events = answer.events
+        if kind is FaultKind.INVALID_JSON:  # a stream cut off before its last event
+            events = events[: len(events) // 2]
+        if dialect.as_events(incoming):
+            return StreamingResponse(
+                _event_stream(events), headers=headers, media_type="text/event-stream"
+            )
+        data = [payload for _, payload in events if not isinstance(payload, str)]
+        return _json(data, 200, headers)
+    content = json.dumps(answer.payload, ensure_ascii=False).encode()
+    if kind is FaultKind.INVALID_JSON:
+        content = content[: len(content) // 2]
+    return Response(
+        content, status_code=answer.status, headers=headers, media_type="application/json"
+    )
+
+
+@dataclass
+class _Answer:
+    """What to send: a status and JSON payload, or (streams) the events to send with a 200."""
+
+    status: int
+    payload: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    events: list[SSE] | None = None
 
 
 def _answer(
@@ -172,30 +212,79 @@ def _answer(
     *,
     model: str | None,
     fault: Fault | None,
-    echo: bool,
-) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """(status, JSON payload, extra headers) for a call that gets a response."""
+    settings: SimulatorSettings,
+) -> _Answer:
+    """The response to a call that gets one: a reply, a stream, or an error.
+
+    A fault's error wins over what the request deserves; otherwise a request
+    the provider would refuse gets the provider's error. An in-band fault
+    needs a valid request: it fails a reply that has started.
+    """
+    fault_spec = _fault_error(fault) if fault is not None else None
     try:
-        if fault is not None and fault.status is not None:
-            raise Rejected(_fault_error(fault, fault.status))
         call = dialect.parse(incoming, credential, model)
-        completion = complete(call, echo=echo)
-        response_id = f"{dialect.response_id_prefix}{secrets.token_hex(12)}"
-        return 200, dialect.reply(call, completion, response_id), {}
     except Rejected as rejected:
-        payload, extra_headers = dialect.error(rejected.spec)
-        return rejected.spec.status, payload, extra_headers
+        spec = _echo(fault_spec or rejected.spec, None, incoming, credential, settings)
+        return _error(dialect, spec)
+    in_band = fault is not None and fault.kind is FaultKind.IN_BAND
+    if fault_spec is not None and not in_band:
+        return _error(dialect, _echo(fault_spec, call, incoming, credential, settings))
+    if fault_spec is not None:
+        fault_spec = _echo(fault_spec, call, incoming, credential, settings)
+    key = credential.key if settings.echo_key else None
+    completion = complete(call, echo=settings.echo, echo_key=key)
+    response_id = f"{dialect.response_id_prefix}{secrets.token_hex(12)}"
+    if dialect.wants_stream(incoming):
+        events = dialect.stream(call, completion, response_id, incoming, fail=fault_spec)
+        return _Answer(200, events=events)
+    if fault_spec is not None:  # in band, not streamed: the error is the 200's body (OpenRouter)
+        return _Answer(200, dialect.in_band_body(fault_spec))
+    return _Answer(200, dialect.reply(call, completion, response_id))
 
 
-def _fault_error(fault: Fault, status: int) -> ErrorSpec:
+def _error(dialect: Dialect, spec: ErrorSpec) -> _Answer:
+    payload, headers = dialect.error(spec)
+    return _Answer(spec.status, payload, headers)
+
+
+def _fault_error(fault: Fault) -> ErrorSpec | None:
+    if fault.status is None:
+        return None
     return ErrorSpec(
-        status=status,
-        message=fault.message or f"Simulated error {status} injected by the byok simulator.",
+        status=fault.status,
+        message=fault.message or f"Simulated error {fault.status} injected by the byok simulator.",
         error_type=fault.error_type,
         code=fault.code,
         retry_after_s=fault.retry_after_s,
         retry_after_ms=fault.retry_after_ms,
     )
+
+
+def _echo(
+    spec: ErrorSpec,
+    call: SimCall | None,
+    incoming: Incoming,
+    credential: Credential,
+    settings: SimulatorSettings,
+) -> ErrorSpec:
+    """With `echo_errors`: the message repeats the prompt (or raw body) and the key."""
+    if not settings.echo_errors:
+        return spec
+    prompt = call.prompt if call is not None else json.dumps(incoming.body, ensure_ascii=False)
+    return replace(spec, message=f"{spec.message} Prompt: {prompt} Key: {credential.key or ''}")
+
+
+async def _event_stream(events: list[SSE]) -> AsyncIterator[bytes]:
+    """The events as `text/event-stream` bytes, one write per event."""
+    for name, data in events:
+        text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+        prefix = f"event: {name}\n" if name else ""
+        yield f"{prefix}data: {text}\n\n".encode()
+
+
+def _json(payload: Any, status: int, headers: dict[str, str]) -> Response:
+    content = json.dumps(payload, ensure_ascii=False).encode()
+    return Response(content, status_code=status, headers=headers, media_type="application/json")
 
 
 def _json_or_none(raw: bytes) -> Any:

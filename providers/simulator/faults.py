@@ -1,7 +1,8 @@
 """Fault injection: which of the next calls fail, and how.
 
 A `Fault` says what goes wrong (an HTTP error with the provider's own error
-body, a dropped connection, a slow reply, or a 200 whose body is not JSON),
+body, an error inside an HTTP 200, a dropped connection, a slow reply, or a
+200 whose body is not JSON),
 which calls it targets (a protocol, a model, or all), and for how many of the
 next matching calls it fires (`times`, or `None` for every call). A
 `FaultPlan` holds the faults in the order they were added; each call consumes
@@ -31,21 +32,33 @@ class FaultKind(StrEnum):
     """What goes wrong with a call."""
 
     STATUS = "status"  # an HTTP error status with the provider's error body
+    IN_BAND = "in_band"  # HTTP 200, then the error: mid-stream, or as the body (OpenRouter)
     DROP = "drop"  # the TCP connection is closed without any response
     SLOW = "slow"  # the reply is held back by `delay_ms`, then sent normally
-    INVALID_JSON = "invalid_json"  # status 200 with a body cut off mid-JSON
+    INVALID_JSON = "invalid_json"  # status 200 with a body cut off mid-JSON (or a stream cut short)
 
 
 class Fault(BaseModel):
     """One injected failure and the calls it applies to.
 
-    Retry hints only make sense with `kind="status"`: `retry_after_s` becomes
+    `kind="status"` answers with the error status. `kind="in_band"` answers
+    HTTP 200 and sends the error afterwards, as providers do once a reply has
+    started: a streamed call gets its first piece of text, then the
+    protocol's error event (Anthropic `event: error`, an OpenAI chunk with an
+    `error` object, a Gemini google.rpc.Status); an unstreamed call gets the
+    error object as its 200 body, which is how OpenRouter reports a model
+    that failed after accepting the call. `status` is the error's status
+    (OpenAI's in-band `code` carries it as a number, as OpenRouter's does).
+
+    Retry hints only make sense with an error: `retry_after_s` becomes
     a `retry-after` header for Anthropic and OpenAI and a
     `google.rpc.RetryInfo` detail for Gemini; `retry_after_ms` becomes a
     `retry-after-ms` header (OpenAI's millisecond hint) for any protocol.
     `error_type` overrides the protocol's default error type for the status
     (Anthropic `error.type`, OpenAI `error.type`, Gemini `error.status`), and
-    `code` sets OpenAI's `error.code` (e.g. `insufficient_quota`).
+    `code` the finer cause: OpenAI's `error.code` (e.g. `insufficient_quota`),
+    Anthropic's `error.details.error_code` (e.g. `enforced_spend_limit_reached`),
+    Gemini's `google.rpc.ErrorInfo` reason (e.g. `API_KEY_INVALID`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -64,15 +77,18 @@ class Fault(BaseModel):
 
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> Self:
-        is_status = self.kind is FaultKind.STATUS
-        if is_status != (self.status is not None):
-            raise ValueError("`status` is required for kind 'status' and only allowed there")
+        is_error = self.kind in (FaultKind.STATUS, FaultKind.IN_BAND)
+        if is_error != (self.status is not None):
+            raise ValueError(
+                "`status` is required for kinds 'status' and 'in_band' and only allowed there"
+            )
         if (self.kind is FaultKind.SLOW) != (self.delay_ms is not None):
             raise ValueError("`delay_ms` is required for kind 'slow' and only allowed there")
         extras = (self.retry_after_s, self.retry_after_ms, self.error_type, self.code, self.message)
-        if not is_status and any(value is not None for value in extras):
+        if not is_error and any(value is not None for value in extras):
             raise ValueError(
-                "retry hints, `error_type`, `code` and `message` only apply to kind 'status'"
+                "retry hints, `error_type`, `code` and `message` only apply to kinds "
+                "'status' and 'in_band'"
             )
         return self
 
@@ -97,6 +113,34 @@ class Fault(BaseModel):
                 "status": status,
                 "retry_after_s": retry_after_s,
                 "retry_after_ms": retry_after_ms,
+                "error_type": error_type,
+                "code": code,
+                "message": message,
+                "provider": provider,
+                "model": model,
+                "times": times,
+            }
+        )
+
+    @classmethod
+    def in_band(
+        cls,
+        status: int,
+        *,
+        retry_after_s: float | None = None,
+        error_type: str | None = None,
+        code: str | None = None,
+        message: str | None = None,
+        provider: Protocol | str | None = None,
+        model: str | None = None,
+        times: int | None = 1,
+    ) -> Fault:
+        """HTTP 200, then an error: mid-stream, or as the body, e.g. `Fault.in_band(529)`."""
+        return cls.model_validate(
+            {
+                "kind": FaultKind.IN_BAND,
+                "status": status,
+                "retry_after_s": retry_after_s,
                 "error_type": error_type,
                 "code": code,
                 "message": message,
@@ -147,7 +191,7 @@ class Fault(BaseModel):
         model: str | None = None,
         times: int | None = 1,
     ) -> Fault:
-        """Answer 200 with a body cut off mid-JSON."""
+        """Answer 200 with a body cut off mid-JSON; a stream ends before its last event."""
         return cls.model_validate(
             {"kind": FaultKind.INVALID_JSON, "provider": provider, "model": model, "times": times}
         )

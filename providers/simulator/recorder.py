@@ -34,6 +34,7 @@ class RecordedRequest:
     before the reply was sent (or the connection dropped). `status` is `None`
     when no response was sent (dropped connection, or the client went away
     during a delay). `body` is the parsed JSON body, `None` if it was not JSON.
+    `stream` is whether the call asked for a streamed reply.
     """
 
     seq: int
@@ -48,6 +49,7 @@ class RecordedRequest:
     status: int | None
     fault: FaultKind | None
     request_id: str | None
+    stream: bool = False
 
     def __repr__(self) -> str:
         # The body holds the prompt: keep it out of reprs and assertion output.
@@ -70,6 +72,7 @@ class RecordedRequest:
             "status": self.status,
             "fault": None if self.fault is None else self.fault.value,
             "request_id": self.request_id,
+            "stream": self.stream,
             "body": self.body,
         }
 

@@ -2,8 +2,8 @@
 
 The reply depends only on the model and the prompt (system, turns, schema), so
 the same request always gets the same answer, whichever protocol carried it.
-Text replies read like `[sim claude-haiku-4-5] reply 3f2a9c1d: Amber rivers
-drift past quiet harbours.` and never contain the prompt unless `echo` is on.
+Text replies read like `[sim claude-haiku-4-5] reply 3f2a9c1d: Amber harbour
+quiet drifts past the lantern.` and never contain the prompt unless `echo` is on.
 Structured calls get JSON from `instance_for`, valid for the request's schema.
 
 Tokens are counted the way a rough tokenizer would, about four characters per
@@ -24,7 +24,15 @@ from enum import StrEnum
 from providers.simulator.call import SimCall
 from providers.simulator.instances import instance_for
 
-__all__ = ["CHARS_PER_TOKEN", "Completion", "Finish", "complete", "count_tokens", "digest"]
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "Completion",
+    "Finish",
+    "complete",
+    "count_tokens",
+    "digest",
+    "pieces",
+]
 
 CHARS_PER_TOKEN = 4
 
@@ -83,10 +91,17 @@ def digest(call: SimCall) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def complete(call: SimCall, *, echo: bool = False) -> Completion:
-    """The deterministic reply to `call`, cut at a stop sequence or `max_tokens`."""
+def complete(call: SimCall, *, echo: bool = False, echo_key: str | None = None) -> Completion:
+    """The deterministic reply to `call`, cut at a stop sequence or `max_tokens`.
+
+    `echo` repeats the prompt in a text reply, `echo_key` appends that key.
+    """
     seed = digest(call)
-    full = _structured(call, seed) if _wants_json(call) else _sentence(call, seed, echo=echo)
+    if _wants_json(call):
+        full = _structured(call, seed)
+    else:
+        full = _sentence(call, seed, echo=echo)
+        full = f"{full} Key: {echo_key}" if echo_key else full
     text, finish, matched = _apply_stop(full, call.stop)
     output_tokens = count_tokens(text)
     if call.max_tokens is not None and output_tokens > call.max_tokens:
@@ -119,10 +134,17 @@ def _sentence(call: SimCall, seed: str, *, echo: bool) -> str:
 def _phrase(seed: str) -> str:
     """A short readable sentence chosen by the seed's bytes."""
     data = bytes.fromhex(seed)
-    words = [_WORDS[byte % len(_WORDS)] for byte in data[1 : 4 + data[0] % 3]]
-    verb = _VERBS[data[5] % len(_VERBS)]
-    target = _WORDS[data[6] % len(_WORDS)]
-    return f"{' '.join(words).capitalize()} {verb} the {target}."
+    count = 3 + data[0] % 3
+    words: list[str] = []
+    for byte in data[1:]:
+        word = _WORDS[byte % len(_WORDS)]
+        if word not in words:
+            words.append(word)
+        if len(words) == count + 1:
+            break
+    *subject, target = words
+    verb = _VERBS[data[-1] % len(_VERBS)]
+    return f"{' '.join(subject).capitalize()} {verb} the {target}."
 
 
 def _apply_stop(text: str, stops: tuple[str, ...]) -> tuple[str, Finish, str | None]:
@@ -139,3 +161,21 @@ def _prompt_tokens(call: SimCall) -> int:
     if call.schema is not None:
         parts.append(json.dumps(call.schema, sort_keys=True))
     return count_tokens("\n".join(part for part in parts if part))
+
+
+def pieces(text: str, size: int = 16) -> list[str]:
+    """`text` in consecutive pieces of about `size` characters, for streamed replies.
+
+    Pieces end after a space where one is near, so a stream looks like a
+    model's; an empty text is one empty piece (a stream always carries one).
+    """
+    result: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(start + size, len(text))
+        space = text.rfind(" ", start + 1, end)
+        if end < len(text) and space > start:
+            end = space + 1
+        result.append(text[start:end])
+        start = end
+    return result or [""]

@@ -15,6 +15,7 @@ event rather than by polling.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 from collections.abc import Mapping
@@ -33,9 +34,9 @@ __all__ = ["SimulatorServer"]
 
 _START_TIMEOUT_S = 10.0
 _STOP_GRACE_S = 3.0
-# Appended to the server root to get each protocol's base URL, as the official SDKs do.
 # A server bound to every interface is reached through loopback.
 _LOOPBACK_FOR_WILDCARD = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104
+# Appended to the server root to get each protocol's base URL, as the official SDKs do.
 _BASE_PATHS = {Protocol.ANTHROPIC: "", Protocol.OPENAI: "/v1", Protocol.GOOGLE: ""}
 
 
@@ -43,7 +44,8 @@ class SimulatorServer:
     """The protocol simulator on `host:port`; a context manager (sync or async).
 
     `latency_ms` delays every call; `provider_latency_ms` overrides it per
-    protocol; `echo` makes text replies repeat the last user message; `faults`
+    protocol; `echo`, `echo_key` and `echo_errors` make replies and error
+    bodies repeat the prompt and the key (see `SimulatorSettings`); `faults`
     are planned from the start. Faults, recorded requests and settings can be
     changed while the server runs, from any thread.
     """
@@ -56,6 +58,8 @@ class SimulatorServer:
         *,
         provider_latency_ms: Mapping[Protocol | str, float] | None = None,
         echo: bool = False,
+        echo_key: bool = False,
+        echo_errors: bool = False,
         faults: tuple[Fault, ...] = (),
         max_records: int = 10_000,
     ) -> None:
@@ -65,6 +69,8 @@ class SimulatorServer:
             latency_ms=latency_ms,
             provider_latency_ms=_by_protocol(provider_latency_ms or {}),
             echo=echo,
+            echo_key=echo_key,
+            echo_errors=echo_errors,
         )
         self._state = SimulatorState(
             settings=self._initial_settings,
@@ -96,7 +102,7 @@ class SimulatorServer:
             self._app,
             host=self.host,
             port=sock.getsockname()[1],
-            http="h11",  # `_close_connection` relies on the protocol's transport
+            http="h11",  # dropping a connection uses h11 connections' `client` and `transport`
             ws="none",
             loop="asyncio",
             lifespan="off",
@@ -123,6 +129,7 @@ class SimulatorServer:
         self._server = self._thread = self._socket = None
         if server is not None and thread is not None:
             server.should_exit = True
+            server.close_connections_soon()  # ends replies held back by latency or faults
             thread.join(_STOP_GRACE_S)
             if thread.is_alive():
                 server.force_exit = True
@@ -170,12 +177,18 @@ class SimulatorServer:
         return f"http://{host}:{self.port}"
 
     def base_url(self, protocol: Protocol | str) -> str:
-        """The base URL a key of this protocol should use to reach the simulator."""
+        """The base URL a key of this protocol should use to reach the simulator.
+
+        `"azure"` gives the root, which plays an Azure OpenAI resource's
+        endpoint (`https://RESOURCE.openai.azure.com`) for an OpenAI-protocol key.
+        """
+        if protocol == "azure":
+            return self.url
         try:
             path = _BASE_PATHS[Protocol(protocol)]
         except ValueError:
             raise ValueError(
-                f"unknown protocol {protocol!r}: use anthropic, openai or google"
+                f"unknown protocol {protocol!r}: use anthropic, openai, google or azure"
             ) from None
         return f"{self.url}{path}"
 
@@ -223,13 +236,7 @@ class SimulatorServer:
     def _close_connection(self, client: Any) -> bool:
         """Close the TCP connection of `client` (host, port). Runs on the server's loop."""
         server = self._server
-        if server is None or client is None:
-            return False
-        for connection in list(server.server_state.connections):
-            if getattr(connection, "client", None) == tuple(client):
-                connection.transport.close()
-                return True
-        return False
+        return server is not None and client is not None and server.close_connection_of(client)
 
 
 class _UvicornServer(uvicorn.Server):
@@ -239,12 +246,38 @@ class _UvicornServer(uvicorn.Server):
         super().__init__(config)
         self.ready = threading.Event()
         self.error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
         try:
             await super().startup(sockets=sockets)
         finally:
             self.ready.set()
+
+    def close_connections_soon(self) -> None:
+        """From any thread: close every open connection on the server's loop.
+
+        Without this, a call held back by a slow fault would keep shutdown
+        waiting for uvicorn's grace period and then die with a logged traceback.
+        """
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nothing left to close
+            loop.call_soon_threadsafe(self._close_connections)
+
+    def close_connection_of(self, client: Any) -> bool:
+        """Close the connection from `client` (host, port); call on the server's loop."""
+        for connection in list(self.server_state.connections):
+            if getattr(connection, "client", None) == tuple(client):
+                connection.transport.close()
+                return True
+        return False
+
+    def _close_connections(self) -> None:
+        for connection in list(self.server_state.connections):
+            connection.transport.close()
 
 
 def _serve(server: _UvicornServer, sock: socket.socket) -> None:
@@ -258,8 +291,22 @@ def _serve(server: _UvicornServer, sock: socket.socket) -> None:
 
 
 def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket whose accepted connections get TCP_NODELAY.
+
+    asyncio only disables Nagle's algorithm on sockets whose `proto` is
+    IPPROTO_TCP; `socket.create_server` leaves it 0, and every small reply
+    then waits ~40 ms for a delayed ACK. Hence the explicit protocol here.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _by_protocol(latencies: Mapping[Protocol | str, float]) -> dict[Protocol, float]:

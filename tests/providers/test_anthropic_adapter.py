@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from providers import anthropic
+from providers.anthropic_schema import UNSUPPORTED_KEYWORDS
 from providers.endpoint import Endpoint
 from providers.errors import ResponseError
 from providers.secret import SecretKey
@@ -45,7 +47,7 @@ def test_request_targets_messages_with_key_and_pinned_version() -> None:
     assert prepared.method == "POST"
     assert prepared.url == "https://api.anthropic.com/v1/messages"
     assert prepared.headers["x-api-key"] == KEY
-    assert prepared.headers["anthropic-version"] == "2023-06-01"
+    assert prepared.headers["anthropic-version"] == anthropic.API_VERSION == "2026-10-21"
     assert prepared.headers["content-type"] == "application/json"
 
 
@@ -59,7 +61,7 @@ def test_minimal_body_has_no_optional_fields() -> None:
     }
 
 
-def test_body_carries_system_temperature_and_stop_sequences() -> None:
+def test_body_carries_system_and_stop_sequences_but_no_temperature() -> None:
     request = ModelRequest(
         model="claude-haiku-4-5",
         prompt="Hi",
@@ -70,8 +72,9 @@ def test_body_carries_system_temperature_and_stop_sequences() -> None:
     body = anthropic.build_body(request)
 
     assert body["system"] == "You extract facts."
-    assert body["temperature"] == 0.2
     assert body["stop_sequences"] == ["END"]
+    # API version 2026-10-21 has no sampling parameters: sending one is a 400.
+    assert not {"temperature", "top_p", "top_k"} & body.keys()
 
 
 def test_structured_output_sends_a_closed_copy_of_the_schema() -> None:
@@ -93,6 +96,61 @@ def test_structured_output_sends_a_closed_copy_of_the_schema() -> None:
     assert "additionalProperties" not in schema  # the step's own schema is untouched
 
 
+def test_structured_output_drops_what_anthropic_refuses_and_describes_it() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "priority": {"type": "integer", "minimum": 1, "maximum": 5, "description": "1 is low"},
+            "summary": {"type": "string", "maxLength": 80},
+            "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+            "one_tag": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            "due": {"type": "string", "format": "date"},
+            "iban": {"type": "string", "format": "iban"},
+            "extra": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+        "required": ["priority"],
+    }
+    original = json.loads(json.dumps(schema))
+
+    sent = anthropic.build_body(
+        ModelRequest(model="claude-haiku-4-5", prompt="Hi", output_schema=schema)
+    )["output_config"]["format"]["schema"]
+
+    props = sent["properties"]
+    assert props["priority"] == {
+        "type": "integer",
+        "description": "1 is low\n\n{minimum: 1, maximum: 5}",
+    }
+    assert props["summary"] == {"type": "string", "description": "{maxLength: 80}"}
+    assert "minItems" not in props["tags"]
+    assert props["one_tag"]["minItems"] == 1  # 0 and 1 are supported
+    assert props["due"]["format"] == "date"
+    assert "format" not in props["iban"]
+    assert props["extra"]["additionalProperties"] is False
+    assert sent["additionalProperties"] is False
+    assert schema == original  # the step's schema, which validates the reply, is untouched
+    assert not _keywords(sent) & set(UNSUPPORTED_KEYWORDS)
+
+
+def _keywords(node: Any) -> set[str]:
+    """Every key used anywhere in a JSON value."""
+    if isinstance(node, dict):
+        return set(node).union(*(_keywords(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_keywords(v) for v in node))
+    return set()
+
+
+def test_a_streamed_call_asks_for_a_stream() -> None:
+    body = anthropic.build_body(ModelRequest(model="claude-haiku-4-5", prompt="Hi"), stream=True)
+
+    assert body["stream"] is True
+
+
+def test_a_reply_is_not_an_in_band_error() -> None:
+    assert anthropic.in_band_error(REPLY, {}) is None
+
+
 def test_reply_maps_text_blocks_finish_and_ids() -> None:
     response = anthropic.parse_response(REPLY)
 
@@ -109,7 +167,7 @@ def test_usage_folds_cache_reads_and_writes_into_input_tokens() -> None:
         cache_write_tokens=1000,
         output_tokens=300,
         reasoning_tokens=0,
-    )
+    )  # the realistic table with 1-hour writes and thinking is in test_usage.py
 
 
 @pytest.mark.parametrize(

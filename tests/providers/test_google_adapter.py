@@ -54,6 +54,16 @@ def test_key_goes_in_a_header_never_in_the_url() -> None:
     assert prepared.headers["x-goog-api-key"] == KEY
 
 
+def test_a_streamed_call_uses_stream_generate_content_with_sse() -> None:
+    endpoint = Endpoint.for_protocol(Protocol.GOOGLE, SecretKey(KEY))
+    request = ModelRequest(model="gemini-2.5-flash", prompt="Hi")
+
+    prepared = google.build_request(request, endpoint, stream=True)
+
+    assert prepared.url.endswith("/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
+    assert prepared.json == google.build_body(request)  # the URL decides, not the body
+
+
 def test_model_names_cannot_escape_the_model_path() -> None:
     endpoint = Endpoint.for_protocol(Protocol.GOOGLE, SecretKey(KEY))
     request = ModelRequest(model="models/../../evil?x=1", prompt="Hi")

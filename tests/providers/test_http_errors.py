@@ -37,6 +37,21 @@ def _anthropic(kind: str) -> dict[str, Any]:
     }
 
 
+def _anthropic_code(kind: str, code: str) -> dict[str, Any]:
+    body = _anthropic(kind)
+    body["error"]["details"] = {"error_code": code}
+    return body
+
+
+def _error_info(reason: str) -> dict[str, Any]:
+    return {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": reason,
+        "domain": "googleapis.com",
+        "metadata": {"service": "generativelanguage.googleapis.com"},
+    }
+
+
 def _openai(kind: str, code: str | None) -> dict[str, Any]:
     return {"error": {"message": PROMPT_ECHO, "type": kind, "param": None, "code": code}}
 
@@ -102,6 +117,37 @@ CASES: dict[str, Case] = {
     "ant-billing": Case(
         "anthropic", 400, _anthropic("billing_error"), QuotaExceededError, "billing_error"
     ),
+    "ant-spend-limit": Case(
+        "anthropic",
+        429,
+        _anthropic_code("rate_limit_error", "enforced_spend_limit_reached"),
+        QuotaExceededError,
+        "enforced_spend_limit_reached",
+        {"retry-after": "30"},
+    ),
+    "ant-contract-limit": Case(
+        "anthropic",
+        429,
+        _anthropic_code("rate_limit_error", "contract_spend_limit_reached"),
+        QuotaExceededError,
+        "contract_spend_limit_reached",
+    ),
+    "ant-ramp-limit": Case(
+        "anthropic",
+        429,
+        _anthropic_code("rate_limit_error", "ramp_limit_exceeded"),
+        RateLimitError,  # usage is growing too fast: wait, as told
+        "ramp_limit_exceeded",
+        {"retry-after": "20"},
+        20.0,
+    ),
+    "ant-linked-org": Case(
+        "anthropic",
+        402,
+        _anthropic_code("billing_error", "linked_organization_spend_limit_reached"),
+        QuotaExceededError,
+        "linked_organization_spend_limit_reached",
+    ),
     "ant-404": Case(
         "anthropic", 404, _anthropic("not_found_error"), InvalidRequestError, "not_found_error"
     ),
@@ -156,7 +202,7 @@ CASES: dict[str, Case] = {
         "openai",
         409,
         _openai("invalid_request_error", None),
-        InvalidRequestError,
+        ServerError,  # a lock that timed out: the SDKs retry it, and so do we
         "invalid_request_error",
     ),
     "oai-422": Case("openai", 422, {"detail": "unprocessable"}, InvalidRequestError),
@@ -195,6 +241,21 @@ CASES: dict[str, Case] = {
         QuotaExceededError,
         "RESOURCE_EXHAUSTED",
     ),
+    "ggl-bad-key": Case(
+        "google",
+        400,
+        _google(400, "INVALID_ARGUMENT", _error_info("API_KEY_INVALID")),
+        AuthenticationError,  # Gemini rejects a bad key with 400, not 401
+        "INVALID_ARGUMENT",
+    ),
+    "ggl-billing-disabled": Case(
+        "google",
+        403,
+        _google(403, "PERMISSION_DENIED", _error_info("BILLING_DISABLED")),
+        QuotaExceededError,
+        "PERMISSION_DENIED",
+    ),
+    "ggl-409": Case("google", 409, _google(409, "ABORTED"), ServerError, "ABORTED"),
     "ggl-500": Case("google", 500, _google(500, "INTERNAL"), ServerError, "INTERNAL"),
     "ggl-503": Case("google", 503, _google(503, "UNAVAILABLE"), OverloadedError, "UNAVAILABLE"),
     "ggl-list": Case(

@@ -99,10 +99,17 @@ def test_body_puts_the_system_message_first() -> None:
         ("openai/gpt-5-nano", False),
     ],
 )
-def test_temperature_is_dropped_for_reasoning_models(model: str, sent: bool) -> None:
-    body = openai.build_body(ModelRequest(model=model, prompt="Hi", temperature=0.3))
+def test_temperature_and_stop_are_dropped_for_reasoning_models(model: str, sent: bool) -> None:
+    body = openai.build_body(ModelRequest(model=model, prompt="Hi", temperature=0.3, stop=("END",)))
 
     assert ("temperature" in body) is sent
+    assert ("stop" in body) is sent  # the client applies the stop sequences itself
+
+
+def test_a_streamed_call_asks_for_usage_in_the_last_chunk() -> None:
+    body = openai.build_body(ModelRequest(model="gpt-4o", prompt="Hi"), stream=True)
+
+    assert (body["stream"], body["stream_options"]) == (True, {"include_usage": True})
 
 
 def test_no_temperature_is_sent_unless_the_step_sets_one() -> None:

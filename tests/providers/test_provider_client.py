@@ -16,6 +16,7 @@ from providers.endpoint import Endpoint
 from providers.errors import (
     AuthenticationError,
     InvalidRequestError,
+    OverloadedError,
     ProviderConnectionError,
     RateLimitError,
     ResponseError,
@@ -337,3 +338,49 @@ def test_prepared_requests_hide_the_key_and_refuse_pickling() -> None:
     assert isinstance(prepared, PreparedRequest)
     with pytest.raises(TypeError, match="never pickled"):
         pickle.dumps(prepared)
+
+
+async def test_a_text_step_whose_reply_a_safety_filter_withheld_fails_saying_so() -> None:
+    blocked = {
+        "promptFeedback": {"blockReason": "SAFETY"},
+        "usageMetadata": {"promptTokenCount": 11, "totalTokenCount": 11},
+        "modelVersion": "gemini-2.5-flash",
+    }
+    client, _ = _recording(lambda _: httpx.Response(200, json=blocked))
+    async with client:
+        with pytest.raises(
+            ResponseError, match="withheld the reply with its safety filter"
+        ) as caught:
+            await client.complete(
+                _endpoint(Protocol.GOOGLE), ModelRequest(model="gemini-2.5-flash", prompt=PROMPT)
+            )
+
+    assert caught.value.usage == Usage(input_tokens=11)
+    assert not caught.value.retryable
+
+
+async def test_a_text_step_gets_a_refusal_as_its_text() -> None:
+    reply = _openai_reply(None)
+    reply["choices"][0]["message"]["refusal"] = "I can't help with that."
+    client, _ = _recording(lambda _: httpx.Response(200, json=reply))
+    async with client:
+        response = await client.complete(
+            _endpoint(Protocol.OPENAI), ModelRequest(model="gpt-5-mini", prompt="Hi")
+        )
+
+    assert (response.text, response.finish_reason) == (
+        "I can't help with that.",
+        FinishReason.REFUSAL,
+    )
+
+
+async def test_an_anthropic_error_body_sent_with_200_is_an_error() -> None:
+    body = {"type": "error", "error": {"type": "overloaded_error", "message": PROMPT}}
+    client, _ = _recording(lambda _: httpx.Response(200, json=body))
+    async with client:
+        with pytest.raises(OverloadedError) as caught:
+            await client.complete(
+                _endpoint(Protocol.ANTHROPIC), ModelRequest(model="claude-haiku-4-5", prompt="Hi")
+            )
+
+    assert PROMPT not in str(caught.value)

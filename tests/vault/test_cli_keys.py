@@ -1,4 +1,4 @@
-"""`byok keys add|list`: the secret comes from stdin or a hidden prompt, never argv or output."""
+"""`byok keys add|list|rotate|revoke`: keys come from stdin or a hidden prompt, never argv."""
 
 from __future__ import annotations
 
@@ -23,6 +23,11 @@ def invoke(*args: str, stdin: str | None = None) -> Result:
 
 def all_output(result: Result) -> str:
     return result.stdout + result.stderr
+
+
+def flat(text: str) -> str:
+    """Text with Rich's line wrapping undone."""
+    return " ".join(text.split())
 
 
 def test_add_reads_the_key_from_stdin(secret: str) -> None:
@@ -211,3 +216,68 @@ def test_wrong_master_key_is_a_one_line_error(
 
     assert result.exit_code == 2
     assert result.stderr.startswith("error: the master key from BYOK_MASTER_KEY does not match")
+
+
+# --- rotate and revoke -----------------------------------------------------------------
+
+
+def test_rotate_reads_the_new_key_from_stdin_and_revokes_the_old(secret: str) -> None:
+    invoke("add", "openai", stdin=secret)
+
+    result = invoke("rotate", "openai", "--json", stdin=secret + "-v2\n")
+
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert (payload["version"], payload["revoked_version"], payload["status"]) == (2, 1, "active")
+    assert secret not in all_output(result)
+    assert KeyStore.open().resolve("default", "openai").api_key.reveal() == secret + "-v2"
+    text = invoke("list", "--all")
+    assert "revoked" in text.stdout
+    assert "active" in text.stdout
+
+
+def test_rotate_text_says_the_next_call_uses_the_new_version(secret: str) -> None:
+    invoke("add", "anthropic", "--name", "claude", stdin=secret)
+
+    result = invoke("rotate", "claude", stdin=secret + "-v2")
+
+    assert result.exit_code == 0, result.stderr
+    assert "version 2 is active, version 1 is revoked" in flat(result.stdout)
+    assert "no recipe needs editing" in flat(result.stdout)
+
+
+def test_rotate_refuses_a_key_on_the_command_line(secret: str) -> None:
+    invoke("add", "openai", stdin="sk-first")
+
+    result = invoke("rotate", "openai", secret, stdin="sk-second")
+
+    assert result.exit_code == 2
+    assert "a key is never read from the command line" in result.stderr
+    assert secret not in all_output(result)
+    assert KeyStore.open().resolve("default", "openai").api_key.reveal() == "sk-first"
+
+
+def test_rotating_a_missing_key_fails_before_asking_for_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(keys, "_stdin_is_tty", lambda: True)
+
+    result = invoke("rotate", "openai")
+
+    assert result.exit_code == 2
+    assert "no key 'openai' in org 'default'" in result.stderr
+    assert "Key for" not in result.stdout
+
+
+def test_revoke_makes_the_next_resolve_fail(secret: str) -> None:
+    added = json.loads(invoke("add", "openai", "--json", stdin=secret).stdout)
+
+    result = invoke("revoke", added["id"])
+
+    assert result.exit_code == 0, result.stderr
+    assert f"Revoked key openai ({added['id']} v1)" in flat(result.stdout)
+    assert "`byok keys add openai`" in flat(result.stdout)
+    assert json.loads(invoke("list", "--json").stdout) == []
+    again = invoke("revoke", "openai")
+    assert again.exit_code == 2
+    assert "has no active version" in again.stderr

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import struct
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from vault.crypto import AssociatedData, Purpose, key_id_of, new_data_key, seal, unseal
+from vault.crypto import (
+    AssociatedData,
+    Purpose,
+    aes_gcm_decrypt,
+    aes_gcm_encrypt,
+    key_id_of,
+    new_data_key,
+    seal,
+    unseal,
+)
 from vault.errors import DecryptionError
 
 KEY = bytes(range(32))
@@ -155,3 +166,54 @@ def test_misuse_is_a_programming_error_not_a_decryption_error() -> None:
         seal(KEY[:16], "dk_1", b"x", AD)
     with pytest.raises(ValueError, match="key id"):
         seal(KEY, "bad id!", b"x", AD)
+
+
+# --- NIST CAVP known answers, through the exact primitive `seal`/`unseal` call -----
+
+NIST_FILE = Path(__file__).parent / "data" / "nist_gcm_encrypt_ext_iv256.json"
+NIST_VECTORS = json.loads(NIST_FILE.read_text())["vectors"]
+
+
+@pytest.mark.parametrize(
+    "vector", NIST_VECTORS, ids=lambda v: f"PT{len(v['pt']) * 4}-AAD{len(v['aad']) * 4}"
+)
+def test_nist_cavp_aes_256_gcm_vectors(vector: dict[str, str]) -> None:
+    key, iv, pt, aad, ct, tag = (
+        bytes.fromhex(vector[name]) for name in ("key", "iv", "pt", "aad", "ct", "tag")
+    )
+
+    assert aes_gcm_encrypt(key, iv, pt, aad) == ct + tag
+    assert aes_gcm_decrypt(key, iv, ct + tag, aad) == pt
+    for position in (0, len(ct + tag) - 1):  # first ciphertext/tag byte and last tag byte
+        tampered = bytearray(ct + tag)
+        tampered[position] ^= 0x01
+        with pytest.raises(DecryptionError):
+            aes_gcm_decrypt(key, iv, bytes(tampered), aad)
+    with pytest.raises(DecryptionError):
+        aes_gcm_decrypt(key, iv, ct + tag, aad + b"\x00")
+
+
+def test_nist_vectors_cover_the_lengths_the_vault_uses() -> None:
+    assert len(NIST_VECTORS) >= 10
+    assert {len(v["key"]) // 2 for v in NIST_VECTORS} == {32}
+    assert {len(v["iv"]) // 2 for v in NIST_VECTORS} == {12}
+    assert {len(v["tag"]) // 2 for v in NIST_VECTORS} == {16}
+    assert {len(v["pt"]) for v in NIST_VECTORS} >= {0, 32, 64}  # empty, one and two blocks
+    assert any(v["aad"] for v in NIST_VECTORS)
+
+
+def test_seal_is_the_documented_layout_around_the_primitive() -> None:
+    """Opening a blob by hand with the NIST-checked primitive gives the plaintext back."""
+    blob = seal(KEY, "dk_1", b"sk-secret", AD)
+    header = blob[: 7 + 4 + 12]
+
+    assert aes_gcm_decrypt(KEY, header[-12:], blob[len(header) :], header + AD.encode()) == (
+        b"sk-secret"
+    )
+
+
+def test_a_short_nonce_or_a_tag_less_blob_is_refused() -> None:
+    with pytest.raises(ValueError, match="nonce"):
+        aes_gcm_encrypt(KEY, bytes(8), b"x", b"")
+    with pytest.raises(DecryptionError):
+        aes_gcm_decrypt(KEY, bytes(12), bytes(15), b"")

@@ -9,7 +9,9 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
+import flows.budget.models
 import flows.ledger.models  # noqa: F401
+import providers.breaker.models  # noqa: F401
 import vault.models  # noqa: F401
 
 connection = context.config.attributes["connection"]

@@ -1,9 +1,15 @@
 """What each simulated wire protocol provides, and the helpers they share.
 
 A `Dialect` knows one provider's HTTP surface: where the key travels, how the
-request body maps to a `SimCall`, and how replies and errors are shaped. The
-app's request pipeline (latency, faults, recording) is the same for all three
-and lives in `app.py`; a dialect only translates.
+request body maps to a `SimCall`, and how replies, streams and errors are
+shaped. The app's request pipeline (latency, faults, recording) is the same
+for all of them and lives in `app.py`; a dialect only translates.
+
+A streamed reply is a list of server-sent events `(event name or None, data)`
+in three parts: what precedes the text (Anthropic's `message_start`), one
+event per piece of text, and what follows (finish reason, usage, end
+marker). An in-band fault keeps the head and the first piece of text, then
+ends with the dialect's error event instead.
 """
 
 from __future__ import annotations
@@ -11,18 +17,20 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, TypeAlias
 
 from providers.simulator.call import SimCall
 from providers.simulator.replies import Completion
 from providers.types import Protocol
 
 __all__ = [
+    "SSE",
     "Credential",
     "Dialect",
     "ErrorSpec",
     "Incoming",
     "Rejected",
+    "StreamParts",
     "invalid",
     "optional_int",
     "retry_headers",
@@ -74,6 +82,20 @@ class ErrorSpec:
     code: str | None = None
     retry_after_s: float | None = None
     retry_after_ms: int | None = None
+
+
+# One server-sent event: its name (None for unnamed) and its data, a JSON value
+# or a raw string such as OpenAI's "[DONE]".
+SSE: TypeAlias = tuple[str | None, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamParts:
+    """A streamed reply: events before the text, one per piece of text, and after."""
+
+    head: list[SSE]
+    text: list[SSE]
+    tail: list[SSE]
 
 
 class Rejected(Exception):
@@ -136,6 +158,43 @@ class Dialect(ABC):
     @abstractmethod
     def error(self, spec: ErrorSpec) -> tuple[dict[str, Any], dict[str, str]]:
         """The provider's error body and any extra headers (retry hints)."""
+
+    def wants_stream(self, incoming: Incoming) -> bool:
+        """Whether the call asked for a streamed reply (`"stream": true` by default)."""
+        return incoming.body_field("stream") is True
+
+    def as_events(self, incoming: Incoming) -> bool:  # noqa: ARG002 — Gemini's reads it
+        """Whether a streamed reply is sent as server-sent events (else as one JSON array)."""
+        return True
+
+    @abstractmethod
+    def stream_parts(
+        self, call: SimCall, completion: Completion, response_id: str, incoming: Incoming
+    ) -> StreamParts:
+        """The provider's streamed reply, in its three parts."""
+
+    @abstractmethod
+    def stream_error(self, spec: ErrorSpec) -> SSE:
+        """The event that ends a stream with an error."""
+
+    def in_band_body(self, spec: ErrorSpec) -> Any:
+        """The body of an HTTP 200 that reports an error: the stream's error event's data."""
+        return self.stream_error(spec)[1]
+
+    def stream(
+        self,
+        call: SimCall,
+        completion: Completion,
+        response_id: str,
+        incoming: Incoming,
+        *,
+        fail: ErrorSpec | None = None,
+    ) -> list[SSE]:
+        """Every event of a streamed reply; with `fail`, cut after the first piece of text."""
+        parts = self.stream_parts(call, completion, response_id, incoming)
+        if fail is None:
+            return [*parts.head, *parts.text, *parts.tail]
+        return [*parts.head, *parts.text[:1], self.stream_error(fail)]
 
 
 def retry_headers(spec: ErrorSpec, *, seconds_header: bool = True) -> dict[str, str]:

@@ -4,6 +4,11 @@ The key belongs in the `x-goog-api-key` header. Gemini also accepts `?key=`
 in the URL; the simulator does too, but records that it happened, because a
 key in a URL ends up in proxy and server logs and the engine must never send
 one that way.
+
+`:streamGenerateContent` streams: with `?alt=sse` as server-sent events (what
+the SDKs ask for), otherwise as one JSON array. Each event is a response with
+the next piece of text and the usage so far; the last has the finish reason
+and the final counts. A failing stream ends with a google.rpc.Status object.
 """
 
 from __future__ import annotations
@@ -11,14 +16,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from typing_extensions import override
+
 from providers.simulator.call import SimCall, Turn
-from providers.simulator.replies import Completion, Finish
+from providers.simulator.replies import Completion, Finish, count_tokens, pieces
 from providers.simulator.wire.base import (
+    SSE,
     Credential,
     Dialect,
     ErrorSpec,
     Incoming,
     Rejected,
+    StreamParts,
     invalid,
     optional_int,
     retry_headers,
@@ -48,14 +57,29 @@ _STATUSES = {
     504: "DEADLINE_EXCEEDED",
 }
 _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+_ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 _JSON = "application/json"
 
 
 class GoogleDialect(Dialect):
-    """Key in `x-goog-api-key` (or `?key=`); google.rpc.Status error bodies."""
+    """Key in `x-goog-api-key` (or `?key=`); google.rpc.Status error bodies.
+
+    One instance serves `:generateContent`, another (`streaming=True`)
+    `:streamGenerateContent`: in Gemini the method, not the body, asks for a stream.
+    """
 
     protocol: ClassVar[Protocol] = Protocol.GOOGLE
     response_id_prefix: ClassVar[str] = ""
+
+    def __init__(self, *, streaming: bool = False) -> None:
+        self.streaming = streaming
+
+    @override
+    def wants_stream(self, incoming: Incoming) -> bool:
+        return self.streaming
+
+    def as_events(self, incoming: Incoming) -> bool:
+        return incoming.query.get("alt") == "sse"
 
     def credential(self, incoming: Incoming) -> Credential:
         key = incoming.headers.get("x-goog-api-key")
@@ -103,41 +127,87 @@ class GoogleDialect(Dialect):
         )
 
     def reply(self, call: SimCall, completion: Completion, response_id: str) -> dict[str, Any]:
-        return {
-            "candidates": [
-                {
-                    "content": {"role": "model", "parts": [{"text": completion.text}]},
-                    "finishReason": _FINISH_REASONS[completion.finish],
-                    "index": 0,
-                }
-            ],
-            "usageMetadata": {
-                "promptTokenCount": completion.input_tokens,
-                "candidatesTokenCount": completion.output_tokens,
-                "totalTokenCount": completion.input_tokens + completion.output_tokens,
-                "promptTokensDetails": [
-                    {"modality": "TEXT", "tokenCount": completion.input_tokens}
-                ],
-            },
-            "modelVersion": call.model,
-            "responseId": response_id,
-        }
+        return _response(
+            call,
+            response_id,
+            completion.text,
+            tokens=(completion.input_tokens, completion.output_tokens),
+            finish=_FINISH_REASONS[completion.finish],
+        )
 
     def error(self, spec: ErrorSpec) -> tuple[dict[str, Any], dict[str, str]]:
-        default = "INTERNAL" if spec.status >= 500 else "FAILED_PRECONDITION"
-        details: list[dict[str, Any]] = []
-        if spec.retry_after_s is not None:
-            details.append({"@type": _RETRY_INFO, "retryDelay": f"{spec.retry_after_s:g}s"})
-        body = {
-            "error": {
-                "code": spec.status,
-                "message": spec.message,
-                "status": spec.error_type or _STATUSES.get(spec.status, default),
-                "details": details,
-            }
-        }
         # Gemini states waits in RetryInfo, not in a `retry-after` header.
-        return body, retry_headers(spec, seconds_header=False)
+        return _status(spec), retry_headers(spec, seconds_header=False)
+
+    @override
+    def stream_parts(
+        self, call: SimCall, completion: Completion, response_id: str, incoming: Incoming
+    ) -> StreamParts:
+        text: list[SSE] = []
+        written = 0
+        for piece in pieces(completion.text):
+            written = min(written + count_tokens(piece), completion.output_tokens)
+            tokens = (completion.input_tokens, written)
+            text.append((None, _response(call, response_id, piece, tokens=tokens, finish=None)))
+        last = _response(
+            call,
+            response_id,
+            "",
+            tokens=(completion.input_tokens, completion.output_tokens),
+            finish=_FINISH_REASONS[completion.finish],
+        )
+        return StreamParts(head=[], text=text, tail=[(None, last)])
+
+    def stream_error(self, spec: ErrorSpec) -> SSE:
+        return None, _status(spec)
+
+
+def _response(
+    call: SimCall,
+    response_id: str,
+    text: str,
+    *,
+    tokens: tuple[int, int],
+    finish: str | None,
+) -> dict[str, Any]:
+    """A GenerateContentResponse: the whole reply, or one streamed piece of it.
+
+    `tokens` are the (prompt, answer) counts so far.
+    """
+    input_tokens, output_tokens = tokens
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}]}}
+    if finish is not None:
+        candidate["finishReason"] = finish
+    candidate["index"] = 0
+    return {
+        "candidates": [candidate],
+        "usageMetadata": {
+            "promptTokenCount": input_tokens,
+            "candidatesTokenCount": output_tokens,
+            "totalTokenCount": input_tokens + output_tokens,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": input_tokens}],
+        },
+        "modelVersion": call.model,
+        "responseId": response_id,
+    }
+
+
+def _status(spec: ErrorSpec) -> dict[str, Any]:
+    """A google.rpc.Status, with RetryInfo for a wait and ErrorInfo for a reason."""
+    default = "INTERNAL" if spec.status >= 500 else "FAILED_PRECONDITION"
+    details: list[dict[str, Any]] = []
+    if spec.retry_after_s is not None:
+        details.append({"@type": _RETRY_INFO, "retryDelay": f"{spec.retry_after_s:g}s"})
+    if spec.code is not None:
+        details.append({"@type": _ERROR_INFO, "reason": spec.code, "domain": "googleapis.com"})
+    return {
+        "error": {
+            "code": spec.status,
+            "message": spec.message,
+            "status": spec.error_type or _STATUSES.get(spec.status, default),
+            "details": details,
+        }
+    }
 
 
 def _field(mapping: Mapping[str, Any], camel: str, snake: str) -> Any:

@@ -2,6 +2,12 @@
 
 This is also the shape of every OpenAI-compatible server (Ollama, OpenRouter,
 Azure), which is why keys with a custom base URL are tested against it.
+Streams are `chat.completion.chunk` events: a first chunk with the role, one
+per piece of text, one with the finish reason, a usage chunk when
+`stream_options.include_usage` is set (every other chunk then has
+`"usage": null`), and `[DONE]`. An error in a stream (or in a 200 body,
+OpenRouter's way) is an `error` object whose `code` is the status, as
+OpenRouter sends it, unless the fault set a code.
 """
 
 from __future__ import annotations
@@ -10,14 +16,18 @@ import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from typing_extensions import override
+
 from providers.simulator.call import SimCall, Turn
-from providers.simulator.replies import Completion, Finish
+from providers.simulator.replies import Completion, Finish, pieces
 from providers.simulator.wire.base import (
+    SSE,
     Credential,
     Dialect,
     ErrorSpec,
     Incoming,
     Rejected,
+    StreamParts,
     invalid,
     optional_int,
     retry_headers,
@@ -71,6 +81,10 @@ class OpenAIDialect(Dialect):
         field = "max_completion_tokens"
         if limit is None:
             limit, field = body.get("max_tokens"), "max_tokens"
+        if body.get("stream") is not None and not isinstance(body["stream"], bool):
+            raise invalid("stream: must be a boolean")
+        if body.get("stream_options") is not None and body.get("stream") is not True:
+            raise invalid("stream_options: only allowed when 'stream' is true")
         system, turns = _messages(body.get("messages"))
         schema, json_object = _response_format(body.get("response_format"))
         return SimCall(
@@ -102,31 +116,71 @@ class OpenAIDialect(Dialect):
                     "finish_reason": _FINISH_REASONS[completion.finish],
                 }
             ],
-            "usage": {
-                "prompt_tokens": completion.input_tokens,
-                "completion_tokens": completion.output_tokens,
-                "total_tokens": completion.input_tokens + completion.output_tokens,
-                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                "completion_tokens_details": {
-                    "reasoning_tokens": 0,
-                    "audio_tokens": 0,
-                    "accepted_prediction_tokens": 0,
-                    "rejected_prediction_tokens": 0,
-                },
-            },
+            "usage": _usage(completion),
             "service_tier": "default",
             "system_fingerprint": None,
         }
 
     def error(self, spec: ErrorSpec) -> tuple[dict[str, Any], dict[str, str]]:
-        default = "server_error" if spec.status >= 500 else "invalid_request_error"
-        error_type = spec.error_type or _ERROR_TYPES.get(spec.status, default)
+        error_type = _error_type(spec)
         code = spec.code
         if code is None:
             code = "insufficient_quota" if error_type == "insufficient_quota" else None
             code = code or _ERROR_CODES.get(spec.status)
         body = {"error": {"message": spec.message, "type": error_type, "param": None, "code": code}}
         return body, retry_headers(spec)
+
+    @override
+    def stream_parts(
+        self, call: SimCall, completion: Completion, response_id: str, incoming: Incoming
+    ) -> StreamParts:
+        options = incoming.body_field("stream_options")
+        with_usage = isinstance(options, Mapping) and options.get("include_usage") is True
+        base = {
+            "id": response_id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": call.model,
+            "system_fingerprint": None,
+            **({"usage": None} if with_usage else {}),
+        }
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> SSE:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            return None, {**base, "choices": [choice]}
+
+        head = [chunk({"role": "assistant", "content": "", "refusal": None})]
+        text = [chunk({"content": piece}) for piece in pieces(completion.text)]
+        tail = [chunk({}, _FINISH_REASONS[completion.finish])]
+        if with_usage:
+            tail.append((None, {**base, "choices": [], "usage": _usage(completion)}))
+        tail.append((None, "[DONE]"))
+        return StreamParts(head, text, tail)
+
+    def stream_error(self, spec: ErrorSpec) -> SSE:
+        code: str | int = spec.code if spec.code is not None else spec.status
+        error = {"message": spec.message, "type": _error_type(spec), "param": None, "code": code}
+        return None, {"error": error}
+
+
+def _error_type(spec: ErrorSpec) -> str:
+    default = "server_error" if spec.status >= 500 else "invalid_request_error"
+    return spec.error_type or _ERROR_TYPES.get(spec.status, default)
+
+
+def _usage(completion: Completion) -> dict[str, Any]:
+    return {
+        "prompt_tokens": completion.input_tokens,
+        "completion_tokens": completion.output_tokens,
+        "total_tokens": completion.input_tokens + completion.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
 
 
 def _messages(messages: Any) -> tuple[str, tuple[Turn, ...]]:

@@ -1,0 +1,19 @@
+"""Budgets: spending limits that hold under concurrency, and cost estimates.
+
+errors.py       BudgetError, BudgetExceededError, BudgetUnpricedError
+models.py       budgets, budget_windows (counters), budget_reservations
+money.py        picodollar arithmetic the database can do atomically
+periods.py      UTC day / week / month windows
+estimate.py     the worst-case cost of a request, before it is sent
+book.py         reserve / settle / release against every window that applies
+definitions.py  set, list and remove budgets
+events.py       Prefect events: threshold crossed, call refused
+hook.py         BudgetHook: the book around every provider call
+dry_run.py      the worst-case cost of a whole recipe, with no provider call
+"""
+
+from flows.budget.errors import BudgetError, BudgetExceededError, BudgetUnpricedError
+from flows.budget.hook import BudgetHook
+from flows.budget.periods import Period
+
+__all__ = ["BudgetError", "BudgetExceededError", "BudgetHook", "BudgetUnpricedError", "Period"]

@@ -1,0 +1,142 @@
+"""`byok budgets`: spending limits per org or per user, per UTC day, week or month.
+
+    byok budgets set --org acme --period month --limit-usd 100 [--user ana] [--threshold 80 ...]
+    byok budgets list [--org acme] [--json]
+    byok budgets remove --org acme --period month [--user ana]
+
+A call that could take a budget past its limit is not made (see docs/cost.md).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from flows.budget.definitions import list_budgets, parse_thresholds, remove_budget, set_budget
+from flows.budget.models import DEFAULT_THRESHOLDS
+from flows.budget.periods import Period
+from flows.cli.console import fail, out, print_json
+from vault.db import get_engine
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Spending limits per org or per user.", no_args_is_help=True)
+
+_Org = Annotated[str, typer.Option(help="Organisation the budget applies to.")]
+_User = Annotated[str | None, typer.Option(help="Only this user's calls (default: the whole org).")]
+_PeriodOpt = Annotated[Period, typer.Option(help="When the budget starts again (UTC).")]
+
+
+@app.command("set")
+def set_command(
+    limit_usd: Annotated[
+        str, typer.Option("--limit-usd", help="The limit in US dollars, e.g. 250 or 12.50.")
+    ],
+    *,
+    org: _Org = "default",
+    user: _User = None,
+    period: _PeriodOpt = Period.MONTH,
+    threshold: Annotated[
+        list[int] | None,
+        typer.Option(
+            help="Percent of the limit that emits a Prefect event when reached; repeatable "
+            f"(default {DEFAULT_THRESHOLDS.replace(',', ' and ')})."
+        ),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create a budget, or change its limit and thresholds (effective at once)."""
+    limit = _parse_limit(limit_usd)
+    try:
+        thresholds = parse_thresholds(threshold) if threshold else DEFAULT_THRESHOLDS
+        engine = get_engine()
+        set_budget(
+            engine,
+            org=org,
+            user=user or "",
+            period=period,
+            limit_usd=limit,
+            thresholds=thresholds,
+        )
+    except ValueError as error:
+        fail(str(error))
+    status = next(
+        s
+        for s in list_budgets(engine, org=org)
+        if s.budget.user == (user or "") and s.budget.period == period.value
+    )
+    if json_output:
+        print_json(status.to_json())
+        return
+    out.print(
+        f"{_subject(org, user)}: {period.adjective} limit {_usd(limit)} USD "
+        f"({_usd(status.spent_usd)} spent this {period.value}); "
+        f"events at {', '.join(f'{p}%' for p in thresholds.split(','))}"
+    )
+
+
+@app.command("list")
+def list_command(
+    org: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON list.")] = False,
+) -> None:
+    """Every budget with its spend in the current period."""
+    statuses = list_budgets(get_engine(), org=org)
+    if json_output:
+        print_json([status.to_json() for status in statuses])
+        return
+    table = Table(
+        title="budgets (USD, this period)",
+        title_justify="left",
+        caption="held: reserved by calls in flight",
+        caption_justify="left",
+    )
+    for column in ("org", "user"):
+        table.add_column(column, overflow="fold", min_width=4)
+    table.add_column("period", no_wrap=True)
+    for column in ("limit", "spent", "held", "left", "used"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for s in statuses:
+        used = s.spent_usd * 100 / s.budget.limit_usd
+        table.add_row(
+            s.budget.org,
+            s.budget.user or "(everyone)",
+            s.budget.period,
+            _usd(s.budget.limit_usd),
+            _usd(s.spent_usd),
+            _usd(s.reserved_usd),
+            _usd(s.remaining_usd),
+            f"{used:.1f}%",
+        )
+    out.print(table)
+
+
+@app.command("remove")
+def remove_command(
+    org: _Org = "default", user: _User = None, period: _PeriodOpt = Period.MONTH
+) -> None:
+    """Delete a budget; its history stays in the ledger."""
+    if not remove_budget(get_engine(), org=org, user=user or "", period=period):
+        fail(f"{_subject(org, user)} has no {period.adjective} budget: see `byok budgets list`")
+    out.print(f"removed the {period.adjective} budget of {_subject(org, user)}")
+
+
+def _parse_limit(text: str) -> Decimal:
+    try:
+        value = Decimal(text.strip().removeprefix("$"))
+    except InvalidOperation:
+        fail(f"--limit-usd expects an amount in US dollars such as 250 or 12.50, got {text!r}")
+    if not value.is_finite() or value <= 0:
+        fail(f"--limit-usd must be more than 0, got {text!r}")
+    return value
+
+
+def _subject(org: str, user: str | None) -> str:
+    return f"user '{user}' of org '{org}'" if user else f"org '{org}'"
+
+
+def _usd(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"

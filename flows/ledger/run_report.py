@@ -1,0 +1,116 @@
+"""A finished run's cost where Prefect users look: a table artifact and one log line.
+
+The artifact lists the run's calls (step, attempt, model, outcome, tokens by
+kind, cost) and their total, so the Prefect UI shows cost per step; its key is
+`cost-<recipe>`, so the Artifacts page also keeps each recipe's history. The
+log line holds the total and call counts. Both carry ids and numbers read back
+from the ledger, never content.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from flows.ledger.models import UsageRecord
+from flows.ledger.queries import money, total_cost
+
+__all__ = ["artifact_key", "cost_table", "log_run_total", "publish_run_cost", "run_logger"]
+
+_log = logging.getLogger(__name__)
+
+
+def artifact_key(recipe: str) -> str:
+    """`cost-<recipe>` in the alphabet Prefect accepts for keys (lowercase, digits, dashes)."""
+    return "cost-" + (re.sub(r"[^a-z0-9]+", "-", recipe.lower()).strip("-") or "recipe")
+
+
+def cost_table(rows: Sequence[UsageRecord]) -> list[dict[str, Any]]:
+    """One row per call, then a `total` row; costs are JSON numbers, null when unpriced."""
+    table = [
+        {
+            "step": row.step,
+            "attempt": row.attempt,
+            "model": f"{row.provider}:{row.model}",
+            "outcome": row.outcome,
+            "input_tokens": row.input_tokens,
+            "cache_read_tokens": row.cache_read_tokens,
+            "cache_write_tokens": row.cache_write_tokens,
+            "output_tokens": row.output_tokens,
+            "reasoning_tokens": row.reasoning_tokens,
+            "cost_usd": money(row.cost_usd),
+        }
+        for row in rows
+    ]
+    table.append(
+        {
+            "step": "total",
+            "attempt": None,
+            "model": None,
+            "outcome": None,
+            **{
+                kind: sum(getattr(row, kind) for row in rows)
+                for kind in (
+                    "input_tokens",
+                    "cache_read_tokens",
+                    "cache_write_tokens",
+                    "output_tokens",
+                    "reasoning_tokens",
+                )
+            },
+            "cost_usd": money(total_cost(rows)),
+        }
+    )
+    return table
+
+
+async def publish_run_cost(recipe: str, run_id: str, rows: Sequence[UsageRecord]) -> None:
+    """Create the run's cost artifact and log its total; never fails the run."""
+    from prefect.artifacts import acreate_table_artifact
+
+    total = total_cost(rows)
+    try:
+        await acreate_table_artifact(
+            cost_table(rows),
+            key=artifact_key(recipe),
+            description=f"Provider calls of flow run {run_id} and their cost: "
+            f"{_usd(total)} USD over {len(rows)} calls.",
+        )
+    except Exception as error:
+        run_logger().warning(
+            "could not publish the cost artifact (%s); the ledger has every call",
+            type(error).__name__,
+        )
+    log_run_total(rows)
+
+
+def log_run_total(rows: Sequence[UsageRecord]) -> None:
+    """`run cost: 0.000532 USD over 3 provider calls (0 unpriced)` in the run's logs."""
+    unpriced = sum(1 for row in rows if row.cost_usd is None)
+    run_logger().info(
+        "run cost: %s USD over %d provider calls (%d unpriced)",
+        _usd(total_cost(rows)),
+        len(rows),
+        unpriced,
+    )
+
+
+def _usd(value: Decimal | None) -> str:
+    return "unpriced" if value is None else format(value, "f")
+
+
+def run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The current flow or task run's logger (shipped to Prefect), or this module's outside one.
+
+    For messages built from ids and numbers only: the run's logs are stored by Prefect.
+    """
+    from prefect.exceptions import MissingContextError
+    from prefect.logging import get_run_logger
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return _log

@@ -1,0 +1,314 @@
+"""The audit log: every key operation, key use, denial and master-key operation, chained.
+
+Each event's `mac` is HMAC-SHA256, under the chain's own random 256-bit key,
+over the event's fields and the previous event's `mac`. The chain key is
+wrapped by the master KEK like an org's data key (so it moves with a
+master-key rotation), which means someone who can write to the database but
+has no master key cannot forge, edit, insert, reorder or delete an event
+without `verify` noticing. The one thing no chain stored next to its data can
+show is the newest events cut off together with the head: record the head
+`verify` prints somewhere else (a ticket, a log shipper) to detect that.
+
+Appending locks the single `audit_chain` row (an `UPDATE … RETURNING` that
+bumps the sequence number), so concurrent writers on SQLite or PostgreSQL get
+consecutive numbers and each event chains to the one before it. An event is
+appended in the same transaction as the change it records: no change without
+its event, no event for a change that rolled back.
+
+Events hold names, ids, versions and outcomes; never a key, token, prompt or
+model output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import asdict, dataclass, replace
+from dataclasses import fields as dataclass_fields
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Engine, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from vault.crypto import AssociatedData, Purpose, new_data_key
+from vault.errors import VaultError
+from vault.masterkey import KekProvider
+from vault.models import AuditChain, AuditEvent
+
+__all__ = [
+    "CHAIN_KEY_AD",
+    "GENESIS",
+    "AuditEntry",
+    "AuditLog",
+    "AuditRecord",
+    "ChainReport",
+    "Outcome",
+]
+
+GENESIS = "0" * 64  # the `prev` of event 1
+_CHAIN_ID = 1
+_DOMAIN = b"BYOK-AUDIT\x01"
+# Column sizes (see `vault.models.AuditEvent`): longer values are cut, never rejected,
+# so an odd step id or file path cannot stop a key use from being recorded.
+_LIMITS = {
+    "actor": 254,
+    "org": 64,
+    "action": 32,
+    "key_id": 40,
+    "key_name": 64,
+    "run_id": 64,
+    "step": 200,
+    "detail": 500,
+}
+# What the chain's MAC key is wrapped with; `vault.rewrap` re-wraps it under a new KEK.
+CHAIN_KEY_AD = AssociatedData(purpose=Purpose.AUDIT_KEY, org="", record="audit-chain", version=1)
+
+
+class Outcome(StrEnum):
+    """How an audited action ended."""
+
+    OK = "ok"
+    DENIED = "denied"  # refused by authentication or the role matrix
+    FAILED = "failed"  # allowed, but it did not work (no such key, undecryptable, …)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """What to record: who did what, to which key version, in which run and step."""
+
+    action: str
+    outcome: Outcome
+    actor: str
+    org: str | None = None
+    key_id: str | None = None
+    key_name: str | None = None
+    key_version: int | None = None
+    run_id: str | None = None
+    step: str | None = None
+    detail: str | None = None
+
+
+_FIELDS = tuple(f.name for f in dataclass_fields(AuditRecord))
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """A recorded event: the record, its number and time, and its place in the chain."""
+
+    seq: int
+    at: datetime
+    record: AuditRecord
+    prev: str
+    mac: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable `byok audit --json` shape."""
+        fields = _columns(self.record)
+        return {
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            **fields,
+            "prev": self.prev,
+            "mac": self.mac,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """The result of verifying the whole chain: intact, or the first problem found."""
+
+    events: int
+    head: str
+    problem: str | None = None
+    bad_seq: int | None = None
+
+    @property
+    def intact(self) -> bool:
+        """True when every event verified and the head matches the last one."""
+        return self.problem is None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable `byok audit verify --json` shape."""
+        return {
+            "intact": self.intact,
+            "events": self.events,
+            "head": self.head,
+            "problem": self.problem,
+            "bad_seq": self.bad_seq,
+        }
+
+
+class AuditLog:
+    """Appends to, reads and verifies the audit chain of one vault database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        keks: KekProvider,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._engine = engine
+        self._keks = keks
+        self._clock = clock
+
+    def ensure_chain(self) -> None:
+        """Create the chain (its head and wrapped MAC key) if this database has none yet."""
+        with Session(self._engine) as session:
+            if session.get(AuditChain, _CHAIN_ID) is not None:
+                return
+            kek = self._keks.primary
+            session.add(
+                AuditChain(
+                    id=_CHAIN_ID,
+                    seq=0,
+                    head=GENESIS,
+                    kek_id=kek.kek_id,
+                    wrapped_key=kek.wrap(new_data_key(), CHAIN_KEY_AD),
+                )
+            )
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # another process created it first
+
+    def append(self, session: Session, record: AuditRecord) -> AuditEntry:
+        """Add `record` to the chain inside the caller's transaction (which must commit it)."""
+        bumped = session.exec(
+            update(AuditChain)
+            .where(col(AuditChain.id) == _CHAIN_ID)
+            .values(seq=col(AuditChain.seq) + 1)
+            .returning(col(AuditChain.seq), col(AuditChain.head))
+        ).one_or_none()
+        if bumped is None:
+            raise VaultError("the audit chain is missing: open the vault with KeyStore.open()")
+        seq, prev = int(bumped[0]), str(bumped[1])
+        record = _fit(record)
+        at = _utc(self._clock())
+        fields = _columns(record)
+        mac = _mac(self._chain_key(session), seq, at, prev, fields)
+        session.add(AuditEvent(seq=seq, at=at, prev=prev, mac=mac, **fields))
+        session.exec(update(AuditChain).where(col(AuditChain.id) == _CHAIN_ID).values(head=mac))
+        return AuditEntry(seq=seq, at=at, record=record, prev=prev, mac=mac)
+
+    def record(self, record: AuditRecord) -> AuditEntry:
+        """Append `record` in a transaction of its own (denials, key use, master-key events)."""
+        with Session(self._engine) as session:
+            entry = self.append(session, record)
+            session.commit()
+            return entry
+
+    def entries(
+        self, *, orgs: Collection[str] | None, include_install: bool = False, limit: int = 50
+    ) -> list[AuditEntry]:
+        """The newest `limit` events of `orgs` (all orgs when None), oldest first.
+
+        `include_install` adds the events that belong to no org (master-key
+        operations, failed sign-ins), which only the install's owners see.
+        """
+        statement = select(AuditEvent).order_by(col(AuditEvent.seq).desc()).limit(limit)
+        if orgs is not None:
+            conditions = [col(AuditEvent.org).in_(list(orgs))]
+            if include_install:
+                conditions.append(col(AuditEvent.org).is_(None))
+            statement = statement.where(or_(*conditions))
+        with Session(self._engine) as session:
+            rows = list(session.exec(statement))
+        return [_entry(row) for row in reversed(rows)]
+
+    def verify(self) -> ChainReport:
+        """Recompute every event's MAC and link, and compare the last one with the head."""
+        with Session(self._engine) as session:
+            chain = session.get(AuditChain, _CHAIN_ID)
+            if chain is None:
+                return ChainReport(events=0, head=GENESIS)
+            key = self._chain_key(session)
+            expected_seq, prev, count = 1, GENESIS, 0
+            for row in _all_events(session):
+                problem = _check(key, row, expected_seq, prev)
+                if problem is not None:
+                    return ChainReport(events=count, head=prev, problem=problem, bad_seq=row.seq)
+                expected_seq, prev, count = row.seq + 1, row.mac, count + 1
+            if chain.seq != count or chain.head != prev:
+                problem = (
+                    f"the chain's head says {chain.seq} events but {count} verify: events after "
+                    f"{count} were deleted, or the head was edited"
+                )
+                return ChainReport(events=count, head=prev, problem=problem, bad_seq=count + 1)
+            return ChainReport(events=count, head=prev)
+
+    def _chain_key(self, session: Session) -> bytes:
+        chain = session.get(AuditChain, _CHAIN_ID)
+        if chain is None:
+            raise VaultError("the audit chain is missing: open the vault with KeyStore.open()")
+        return self._keks.get(chain.kek_id).unwrap(chain.wrapped_key, CHAIN_KEY_AD)
+
+
+def _all_events(session: Session) -> Iterator[AuditEvent]:
+    statement = select(AuditEvent).order_by(col(AuditEvent.seq)).execution_options(yield_per=500)
+    yield from session.exec(statement)
+
+
+def _check(key: bytes, row: AuditEvent, expected_seq: int, prev: str) -> str | None:
+    if row.seq != expected_seq:
+        return f"event {expected_seq} is missing (the next event is {row.seq})"
+    if not hmac.compare_digest(row.prev, prev):
+        return f"event {row.seq} does not follow event {row.seq - 1}: events were removed"
+    fields = {name: getattr(row, name) for name in _FIELDS}
+    if not hmac.compare_digest(row.mac, _mac(key, row.seq, row.at, row.prev, fields)):
+        return f"event {row.seq} was altered after it was recorded"
+    return None
+
+
+def _mac(key: bytes, seq: int, at: datetime, prev: str, fields: dict[str, Any]) -> str:
+    document = {"seq": seq, "at": _iso(at), "prev": prev, **fields}
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hmac.new(key, _DOMAIN + canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def _fit(record: AuditRecord) -> AuditRecord:
+    cut: dict[str, Any] = {
+        name: value[: limit - 1] + "…"
+        for name, limit in _LIMITS.items()
+        if isinstance(value := getattr(record, name), str) and len(value) > limit
+    }
+    return replace(record, **cut) if cut else record
+
+
+def _columns(record: AuditRecord) -> dict[str, Any]:
+    fields = asdict(record)
+    fields["outcome"] = record.outcome.value
+    return fields
+
+
+def _entry(row: AuditEvent) -> AuditEntry:
+    record = AuditRecord(
+        action=row.action,
+        # Shown as failed if edited into nonsense; `verify` reports the edit.
+        outcome=Outcome(row.outcome) if row.outcome in set(Outcome) else Outcome.FAILED,
+        actor=row.actor,
+        org=row.org,
+        key_id=row.key_id,
+        key_name=row.key_name,
+        key_version=row.key_version,
+        run_id=row.run_id,
+        step=row.step,
+        detail=row.detail,
+    )
+    return AuditEntry(seq=row.seq, at=_utc(row.at), record=record, prev=row.prev, mac=row.mac)
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite drops the zone; every timestamp is written in UTC.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return _utc(moment).isoformat(timespec="microseconds")

@@ -1,0 +1,189 @@
+"""Finding an org's key rows, and the errors that say what to do when there is none.
+
+Every lookup is confined to one org id: there is no query here that could
+return another org's row (fail closed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from providers.types import Protocol
+from vault.access import DEFAULT_ORG
+from vault.errors import DecryptionError, KeyExistsError, KeyNotFoundError
+from vault.models import KeyStatus, Org, OrgDataKey, ProviderKey
+
+__all__ = [
+    "KeyInfo",
+    "active_by_name",
+    "active_by_ref",
+    "active_for_prefix",
+    "key_exists",
+    "key_info",
+    "latest_data_key",
+    "missing",
+    "undecryptable",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """A provider key version's metadata: everything about it except the key."""
+
+    id: str
+    org: str
+    name: str
+    provider: str
+    protocol: Protocol
+    base_url: str | None
+    version: int
+    status: KeyStatus
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable `--json` shape; `created_at` is ISO 8601 in UTC."""
+        return {
+            "id": self.id,
+            "org": self.org,
+            "name": self.name,
+            "provider": self.provider,
+            "protocol": self.protocol.value,
+            "base_url": self.base_url,
+            "version": self.version,
+            "status": self.status.value,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def key_info(org: str, row: ProviderKey) -> KeyInfo:
+    """The metadata of a key row of org `org`."""
+    created_at = row.created_at
+    if created_at.tzinfo is None:  # SQLite drops the zone; every timestamp is written in UTC
+        created_at = created_at.replace(tzinfo=UTC)
+    return KeyInfo(
+        id=row.id,
+        org=org,
+        name=row.name,
+        provider=row.provider,
+        protocol=Protocol(row.protocol),
+        base_url=row.base_url,
+        version=row.version,
+        status=KeyStatus(row.status),
+        created_at=created_at,
+    )
+
+
+def latest_data_key(session: Session, org_id: str) -> OrgDataKey:
+    """The org's newest data key: the one new provider keys are sealed under."""
+    statement = (
+        select(OrgDataKey)
+        .where(OrgDataKey.org_id == org_id)
+        .order_by(col(OrgDataKey.created_at).desc())
+    )
+    data_key = session.exec(statement).first()
+    if data_key is None:
+        raise DecryptionError(f"org {org_id} has no data key: the vault database is damaged")
+    return data_key
+
+
+def active_by_name(session: Session, org_id: str, name: str) -> ProviderKey | None:
+    """The active version of the key named `name`, if any."""
+    statement = select(ProviderKey).where(
+        ProviderKey.org_id == org_id,
+        ProviderKey.name == name,
+        ProviderKey.status == KeyStatus.ACTIVE.value,
+    )
+    return session.exec(statement).first()
+
+
+def active_by_ref(session: Session, org: Org, ref: str) -> ProviderKey:
+    """The active version of the key a user names by its name or its id (`key_…`)."""
+    row = active_by_name(session, org.id, ref)
+    if row is None:
+        row = session.exec(
+            select(ProviderKey).where(
+                ProviderKey.org_id == org.id,
+                ProviderKey.id == ref,
+                ProviderKey.status == KeyStatus.ACTIVE.value,
+            )
+        ).first()
+    if row is not None:
+        return row
+    if _any_version(session, org, ref):
+        raise KeyNotFoundError(
+            f"key '{ref}' in org '{org.slug}' has no active version (it was revoked): "
+            f"add a new one with `{_add_command(org.slug, ref)}`"
+        )
+    raise KeyNotFoundError(f"no key '{ref}' in org '{org.slug}' (`byok keys list` shows its keys)")
+
+
+def active_for_prefix(session: Session, org: Org, prefix: str) -> ProviderKey:
+    """The key named PREFIX, else the org's single active key of provider PREFIX."""
+    row = active_by_name(session, org.id, prefix)
+    if row is not None:
+        return row
+    statement = select(ProviderKey).where(
+        ProviderKey.org_id == org.id,
+        ProviderKey.provider == prefix,
+        ProviderKey.status == KeyStatus.ACTIVE.value,
+    )
+    rows = list(session.exec(statement.order_by(col(ProviderKey.name))))
+    if len(rows) == 1:
+        return rows[0]
+    if rows:
+        names = ", ".join(f"'{r.name}'" for r in rows)
+        raise KeyNotFoundError(
+            f"org '{org.slug}' has no key named '{prefix}' but {len(rows)} active {prefix} "
+            f"keys ({names}): use the key's name as the model prefix, e.g. `{rows[0].name}:MODEL`"
+        )
+    if _any_version(session, org, prefix):
+        raise KeyNotFoundError(
+            f"key '{prefix}' in org '{org.slug}' is revoked: add a new one with "
+            f"`{_add_command(org.slug, prefix)}`"
+        )
+    raise KeyNotFoundError(missing(org.slug, prefix))
+
+
+def missing(org: str, prefix: str) -> str:
+    """The message for a model prefix with no key in `org`."""
+    return f"no key '{prefix}' in org '{org}': add one with `{_add_command(org, prefix)}`"
+
+
+def key_exists(org: str, row: ProviderKey) -> KeyExistsError:
+    """The error for adding a name that already has an active version."""
+    return KeyExistsError(
+        f"org '{org}' already has an active key named '{row.name}' ({row.id} v{row.version}): "
+        f"replace it with `byok keys rotate {row.name}`, or choose another --name"
+    )
+
+
+def undecryptable(org: str, row: ProviderKey) -> DecryptionError:
+    """The error for a key version whose ciphertext, data key or metadata was tampered with."""
+    return DecryptionError(
+        f"key '{row.name}' ({row.id} v{row.version}) in org '{org}' cannot be decrypted: "
+        "its ciphertext, data key or metadata was altered or copied from another record; "
+        f"replace it with `byok keys rotate {row.name}`"
+    )
+
+
+def _any_version(session: Session, org: Org, ref: str) -> bool:
+    return (
+        session.exec(
+            select(ProviderKey.id).where(
+                ProviderKey.org_id == org.id,
+                (col(ProviderKey.name) == ref) | (col(ProviderKey.id) == ref),
+            )
+        ).first()
+        is not None
+    )
+
+
+def _add_command(org: str, prefix: str) -> str:
+    org_option = "" if org == DEFAULT_ORG else f" --org {org}"
+    if prefix in {p.value for p in Protocol}:
+        return f"byok keys add {prefix}{org_option}"
+    return f"byok keys add PROVIDER --name {prefix}{org_option} --protocol PROTOCOL --base-url URL"
