@@ -9,13 +9,20 @@ running the recipe. A screenshot of each page is kept in
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 from prefect.client.orchestration import SyncPrefectClient
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    FlowRunFilter,
+    FlowRunFilterName,
+)
 
 from flows.ledger import rows_for_run
 from providers.simulator import SimulatorServer
@@ -100,9 +107,10 @@ def test_a_recipe_runs_from_its_typed_form_and_shows_its_cost(
         expect(run_name).not_to_have_value("")
         name = run_name.input_value()
         page.get_by_role("button", name="Submit").click()
-        # Back on the deployment page, the new run is listed by name.
-        page.get_by_role("link", name=name, exact=True).first.click()
-        page.wait_for_url(re.compile("/runs/flow-run/"))
+        # The UI created the run: find it by the name the form gave it, then open its page
+        # (the UI's own redirect after submit differs between Prefect UI versions).
+        created = _created_run(prefect_server, deployment.id, name)
+        page.goto(f"{ui}/runs/flow-run/{created}")
 
         expect(page.locator(".state-badge").first).to_have_text(
             re.compile("Completed"), timeout=RUN_TIMEOUT_MS
@@ -151,3 +159,16 @@ def _field(page: Page, name: str) -> Locator:
 def _shot(page: Page, name: str) -> None:
     page.wait_for_load_state("networkidle")
     page.screenshot(path=SCREENSHOTS / f"{name}.png", animations="disabled")
+
+
+def _created_run(server: PrefectServer, deployment_id: UUID, name: str) -> UUID:
+    """The id of the flow run named `name` that the form just created (bounded wait)."""
+    filters = FlowRunFilter(name=FlowRunFilterName(any_=[name]))
+    with SyncPrefectClient(server.api_url) as client:
+        for _ in range(600):  # up to ~60 s: the API answers once the UI's request landed
+            runs = client.read_flow_runs(flow_run_filter=filters)
+            mine = [run for run in runs if run.deployment_id == deployment_id]
+            if mine:
+                return mine[0].id
+            threading.Event().wait(0.1)
+    raise AssertionError(f"the run form did not create a run named {name!r}")
