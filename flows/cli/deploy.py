@@ -19,7 +19,6 @@ import asyncio
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from flows.cli.console import err, out, print_json
 from flows.cli.run import authorize
@@ -80,7 +79,7 @@ def deploy(
         )
         return
     if created:
-        err.print(f"created process work pool {escape(pool)!r}")
+        err.print(f"created process work pool {pool!r}", markup=False)
     for registration in registrations:
         out.print(registration.describe(), markup=False)
     err.print(

@@ -10,6 +10,7 @@ after editing a recipe registers the new version and says which recipes changed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from pathlib import Path
 from typing import Annotated
@@ -68,7 +69,8 @@ def serve(
             markup=False,
         )
 
-    try:
+    # Ctrl-C and SIGTERM both end here, after the Runner paused the schedules.
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             serve_deployments(
                 deployments,
@@ -77,8 +79,7 @@ def serve(
                 on_ready=ready,
             )
         )
-    except KeyboardInterrupt:
-        err.print("stopped; the deployments' schedules are paused until served again")
+    err.print("stopped; the deployments' schedules are paused until served again")
 
 
 def load_recipes(paths: list[Path] | None) -> list[Recipe]:

@@ -18,6 +18,7 @@ import time
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from deployments.local_server import DEFAULT_PORT
 from flows.cli.console import err, fail, out, print_json
@@ -42,7 +43,9 @@ def start(
     if running is not None:
         out.print(f"already running: {running.ui_url} (pid {running.pid})", markup=False)
         return
-    err.print(f"[dim]starting a Prefect server on 127.0.0.1:{port}, home {server_home()}…[/]")
+    err.print(
+        f"[dim]starting a Prefect server on 127.0.0.1:{port}, home {escape(str(server_home()))}…[/]"
+    )
     began = time.monotonic()
     try:
         server = start_server(port)

@@ -38,7 +38,7 @@ from vault.db import get_engine
 
 pytestmark = pytest.mark.postgres
 
-RUNS = 10
+RUNS = 8
 WORKERS = ("worker-a", "worker-b")
 LIMIT_PER_WORKER = 3  # fewer than RUNS: neither worker can take every run at once
 RUN_TIMEOUT_S = 300.0

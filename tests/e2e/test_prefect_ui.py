@@ -9,7 +9,6 @@ running the recipe. A screenshot of each page is kept in
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID
@@ -27,7 +26,7 @@ from prefect.client.schemas.filters import (
 from flows.ledger import rows_for_run
 from providers.simulator import SimulatorServer
 from tests.deployments.fixtures import SharedVault
-from tests.deployments.processes import PrefectServer, serve_recipes
+from tests.deployments.processes import PrefectServer, serve_recipes, wait_until
 from tests.deployments.recipes import CALLS_PER_RUN, TYPED_RECIPE, write_recipe
 from vault.db import get_engine
 
@@ -116,11 +115,10 @@ def test_a_recipe_runs_from_its_typed_form_and_shows_its_cost(
             re.compile("Completed"), timeout=RUN_TIMEOUT_MS
         )
         _shot(page, "4-flow-run")
-        run_id = page.url.rstrip("/").split("/")[-1].split("?")[0]
 
         page.locator("li.p-tab", has_text="Artifacts").click()
         with SyncPrefectClient(prefect_server.api_url) as client:
-            run = client.read_flow_run(run_id)  # type: ignore[arg-type]
+            run = client.read_flow_run(created)
             artifacts = client.read_artifacts(
                 artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
             )
@@ -162,13 +160,15 @@ def _shot(page: Page, name: str) -> None:
 
 
 def _created_run(server: PrefectServer, deployment_id: UUID, name: str) -> UUID:
-    """The id of the flow run named `name` that the form just created (bounded wait)."""
+    """The id of the flow run named `name` that the form just created."""
     filters = FlowRunFilter(name=FlowRunFilterName(any_=[name]))
+    created: list[UUID] = []
     with SyncPrefectClient(server.api_url) as client:
-        for _ in range(600):  # up to ~60 s: the API answers once the UI's request landed
+
+        def landed() -> bool:
             runs = client.read_flow_runs(flow_run_filter=filters)
-            mine = [run for run in runs if run.deployment_id == deployment_id]
-            if mine:
-                return mine[0].id
-            threading.Event().wait(0.1)
-    raise AssertionError(f"the run form did not create a run named {name!r}")
+            created.extend(run.id for run in runs if run.deployment_id == deployment_id)
+            return bool(created)
+
+        wait_until(landed, timeout=60, what=f"the run form to create a run named {name!r}")
+    return created[0]
