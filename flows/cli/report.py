@@ -26,7 +26,11 @@ def print_run(console: Console, result: RunResult) -> None:
     for column in ("step", "attempt", "provider:model", "input tok", "output tok", "cost (USD)"):
         numeric = column in {"attempt", "input tok", "output tok", "cost (USD)"}
         table.add_column(
-            column, justify="right" if numeric else "left", no_wrap=column == "provider:model"
+            column,
+            justify="right" if numeric else "left",
+            # Costs and model names are the point of the table: never cut them.
+            no_wrap=column in {"cost (USD)", "step"},
+            overflow="fold",
         )
     for row in result.usage:
         table.add_row(
