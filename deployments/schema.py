@@ -7,7 +7,8 @@ Prefect API rejects a run whose parameters don't match it before any worker
 sees it. Prefect would build this schema from a flow's signature, but a
 signature cannot carry descriptions or allowed values, so it is built here from
 the recipe, in the shape Prefect's own generator uses (`title`, `position`,
-`required`); the tests check the two agree where both say something.
+`required`); the tests check the two agree where both say something. A
+sensitive input is a text field for its reference (`secret:NAME`, `file:PATH`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from flows.recipe import InputSpec, Recipe
 from flows.recipe.inputs import coerce_value
+from flows.recipe.references import REFERENCE_PATTERN
 
 __all__ = ["parameter_schema"]
 
@@ -41,6 +43,8 @@ def parameter_schema(recipe: Recipe) -> dict[str, Any]:
 
 
 def _property(name: str, spec: InputSpec, position: int) -> dict[str, Any]:
+    if spec.sensitive:
+        return _reference_property(name, spec, position)
     schema: dict[str, Any] = {"title": name, "type": spec.type, "position": position}
     if spec.description:
         schema["description"] = spec.description
@@ -49,8 +53,20 @@ def _property(name: str, spec: InputSpec, position: int) -> dict[str, Any]:
         schema["default"] = coerce_value(spec.type, spec.default, from_text=False)
     if spec.enum is not None:
         schema["enum"] = [coerce_value(spec.type, value, from_text=False) for value in spec.enum]
-    if spec.sensitive:
-        # How Prefect describes a SecretStr: the UI masks what is typed.
-        schema["format"] = "password"
-        schema["writeOnly"] = True
+    return schema
+
+
+def _reference_property(name: str, spec: InputSpec, position: int) -> dict[str, Any]:
+    # The parameter holds where the value is, never the value: Prefect stores
+    # parameters as given. The API refuses anything but a reference.
+    hint = "A reference to the value: secret:NAME (a Prefect Secret block) or file:PATH"
+    schema: dict[str, Any] = {
+        "title": name,
+        "type": "string",
+        "position": position,
+        "description": f"{spec.description} ({hint})" if spec.description else hint,
+        "pattern": REFERENCE_PATTERN,
+    }
+    if spec.default is not None:
+        schema["default"] = spec.default
     return schema

@@ -102,7 +102,7 @@ def describe(recipe: Recipe) -> dict[str, Any]:
                 "type": spec.type,
                 "description": spec.description,
                 "required": spec.required,
-                "default": _MASKED if spec.sensitive and not spec.required else spec.default,
+                "default": spec.default,  # a sensitive input's default is a reference
                 "enum": spec.enum,
                 "sensitive": spec.sensitive,
             }

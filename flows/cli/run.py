@@ -24,7 +24,13 @@ def run(
     recipe_path: Annotated[Path, typer.Argument(metavar="RECIPE", help="Recipe YAML file.")],
     inputs: Annotated[
         list[str] | None,
-        typer.Option("--input", "-i", metavar="KEY=VALUE", help="A recipe input; repeatable."),
+        typer.Option(
+            "--input",
+            "-i",
+            metavar="KEY=VALUE",
+            help="A recipe input; repeatable. Sensitive inputs take a reference: "
+            "KEY=file:PATH, KEY=secret:NAME or KEY=- (stdin).",
+        ),
     ] = None,
     org: Annotated[
         str | None,
@@ -56,11 +62,14 @@ def run(
         return
     org, user = authorize(org, user)
     check_keys(recipe, org)
+    from flows.cli.sensitive import read_stdin_inputs
+
+    stdin = read_stdin_inputs(recipe, values)
     _say_if_ephemeral()
 
     from flows.engine.running import run_recipe
 
-    result = asyncio.run(run_recipe(recipe, values, org=org, user=user))
+    result = asyncio.run(run_recipe(recipe, values, org=org, user=user, stdin=stdin))
     if json_output:
         print_json(result.to_json())
     else:

@@ -37,9 +37,28 @@ def simulator(
     echo: Annotated[
         bool, typer.Option(help="Repeat the last user message in text replies (off: no prompts).")
     ] = False,
+    *,
+    echo_key: Annotated[
+        bool, typer.Option(help="Repeat the caller's API key in text replies (privacy checks).")
+    ] = False,
+    echo_errors: Annotated[
+        bool,
+        typer.Option(help="Error bodies repeat the prompt and the key (privacy checks)."),
+    ] = False,
 ) -> None:
-    """Serve the Anthropic, OpenAI and Gemini APIs locally with simulated replies."""
-    server = SimulatorServer(host=host, port=port, latency_ms=latency_ms, echo=echo)
+    """Serve the Anthropic, OpenAI and Gemini APIs locally with simulated replies.
+
+    The echo switches make it behave like a careless provider, to check for
+    yourself that prompts, outputs and keys land nowhere (see the README).
+    """
+    server = SimulatorServer(
+        host=host,
+        port=port,
+        latency_ms=latency_ms,
+        echo=echo,
+        echo_key=echo_key,
+        echo_errors=echo_errors,
+    )
     try:
         server.start()
     except OSError as error:

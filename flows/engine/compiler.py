@@ -23,6 +23,7 @@ from flows.engine.errors import StepFailedError
 from flows.engine.hooks import CallHook, RunInfo, finish_run
 from flows.engine.retry import DEFAULT_RETRY_POLICY, RetryPolicy, should_fall_back
 from flows.engine.scope import KeyResolver, RunScope, StepOutputs, output_sink, run_scope
+from flows.engine.sensitive import resolve_sensitive
 from flows.engine.step import build_step_task
 from flows.engine.wiring import default_hooks
 from flows.recipe import ModelRef, Recipe, Step, TemplateRenderError
@@ -57,13 +58,15 @@ def compile_recipe(
 
     async def run_recipe_flow(**inputs: Any) -> None:
         resolver = keys if keys is not None else VaultKeys(org=org)
+        # Sensitive inputs arrive as references; `held` keeps their values redacted.
+        values, held = await resolve_sensitive(recipe, inputs)
         async with ProviderClient() as client:
             scope = RunScope(
                 org=org,
                 user=user,
                 recipe=recipe.name,
                 run_id=str(flow_run.id),
-                inputs=inputs,
+                inputs=values,
                 keys=resolver,
                 client=client,
                 hooks=hooks(),
@@ -79,6 +82,7 @@ def compile_recipe(
                     raise
                 finally:
                     await finish_run(scope.hooks, _run_info(scope, error))
+                    held.clear()
 
     run_recipe_flow.__signature__ = _signature(recipe)  # type: ignore[attr-defined]
     run_recipe_flow.__doc__ = recipe.description or None
@@ -109,7 +113,8 @@ def _signature(recipe: Recipe) -> inspect.Signature:
         inspect.Parameter(
             name,
             inspect.Parameter.KEYWORD_ONLY,
-            annotation=_PYTHON_TYPES[spec.type],
+            # A sensitive input's parameter is a reference (text) to where its value is.
+            annotation=str if spec.sensitive else _PYTHON_TYPES[spec.type],
             default=inspect.Parameter.empty if spec.default is None else spec.default,
         )
         for name, spec in recipe.inputs.items()

@@ -17,6 +17,7 @@ from prefect.client.schemas.objects import State
 from flows.engine.compiler import compile_recipe
 from flows.engine.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from flows.engine.scope import KeyResolver, StepOutputs, output_sink
+from flows.engine.sensitive import stdin_inputs
 from flows.ledger import UsageRecord, money, row_json, rows_for_run, total_cost
 from flows.recipe import Recipe
 from vault.db import get_engine
@@ -61,16 +62,24 @@ async def run_recipe(
     user: str = "local",
     keys: KeyResolver | None = None,
     policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    stdin: Mapping[str, str] | None = None,
 ) -> RunResult:
-    """Run `recipe` once with already-validated `inputs` and wait for the result."""
+    """Run `recipe` once with already-validated `inputs` and wait for the result.
+
+    `stdin` holds the values read from standard input for sensitive inputs
+    given as `-`, by input name; they reach the run in memory, never as
+    flow parameters.
+    """
     flow = compile_recipe(recipe, org=org, user=user, keys=keys, policy=policy)
     sink = StepOutputs()
     token = output_sink.set(sink)
+    stdin_token = stdin_inputs.set(stdin)
     try:
         # Prefect's overloads pick the plain-coroutine signature for `**kwargs`.
         pending = cast("Awaitable[State[None]]", flow(**dict(inputs), return_state=True))
         state = await pending
     finally:
+        stdin_inputs.reset(stdin_token)
         output_sink.reset(token)
     run_id = str(state.state_details.flow_run_id)
     usage = rows_for_run(get_engine(), run_id)

@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 
 from flows.recipe.base import RecipeModel, did_you_mean, kind_of
 from flows.recipe.errors import Problem, ProblemList
+from flows.recipe.references import parse_reference
 
 __all__ = ["InputSpec", "InputType", "coerce_inputs", "coerce_value"]
 
@@ -38,15 +39,18 @@ _EXPECTED: dict[InputType, str] = {
 class InputSpec(RecipeModel):
     """One declared input: its type, help text, optional default and allowed values.
 
-    An input without a default is required. `sensitive` inputs are passed to
-    Prefect as secrets (stored masked) and never displayed.
+    An input without a default is required. A `sensitive` input is given by
+    reference (`file:PATH`, `secret:NAME`, `-`), so the value itself is never a
+    flow parameter; its default, if any, must be a reference too.
     """
 
     type: InputType = Field("string", description="string, number, integer or boolean")
     description: str = Field("", description="Shown in the CLI and the Prefect run form")
     default: Any = Field(None, description="Used when the run doesn't give a value")
     enum: list[Any] | None = Field(None, description="The only values allowed")
-    sensitive: bool = Field(False, description="Mask the value in Prefect and the CLI")
+    sensitive: bool = Field(
+        False, description="Given by reference (file:PATH, secret:NAME, -), never by value"
+    )
 
     @property
     def required(self) -> bool:
@@ -55,6 +59,9 @@ class InputSpec(RecipeModel):
 
     @model_validator(mode="after")
     def _check_default_and_enum(self) -> Self:
+        if self.sensitive:
+            self._check_sensitive()
+            return self
         problems: list[Problem] = []
         allowed: list[Any] = []
         if self.enum is not None:
@@ -77,6 +84,23 @@ class InputSpec(RecipeModel):
         if problems:
             raise ProblemList(problems)
         return self
+
+    def _check_sensitive(self) -> None:
+        problems: list[Problem] = []
+        if self.enum is not None:
+            problems.append(
+                Problem(
+                    "a sensitive input cannot list its values (they would be in the recipe)",
+                    field="enum",
+                )
+            )
+        if self.default is not None:
+            try:
+                parse_reference(self.default, allow_stdin=False)
+            except ValueError as e:
+                problems.append(Problem(f"must be a reference: {e}", field="default"))
+        if problems:
+            raise ProblemList(problems)
 
 
 def coerce_value(kind: InputType, value: Any, *, from_text: bool = True) -> Any:
@@ -138,6 +162,12 @@ def coerce_inputs(
             value = spec.default
         if value is None:
             problems.append(Problem(f"missing required input {name!r}"))
+            continue
+        if spec.sensitive:
+            try:
+                values[name] = str(parse_reference(value))
+            except ValueError as e:
+                problems.append(Problem(f"is sensitive: {e}", where=f"input {name!r}"))
             continue
         try:
             value = coerce_value(spec.type, value)

@@ -57,16 +57,21 @@ def test_a_number_default_is_offered_as_a_number() -> None:
     assert isinstance(default, float)
 
 
-def test_sensitive_inputs_are_password_fields() -> None:
+def test_sensitive_inputs_take_a_reference_never_a_value() -> None:
     recipe = parse_recipe(
-        "name: s\ninputs: {token: {sensitive: true}}\nsteps: [{id: a, model: 'openai:m', "
-        "prompt: '{{ inputs.token }}'}]"
+        "name: s\ninputs: {token: {sensitive: true, type: integer}}\nsteps: [{id: a, "
+        "model: 'openai:m', prompt: '{{ inputs.token }}'}]"
     )
 
     prop = parameter_schema(recipe)["properties"]["token"]
+    assert prop["type"] == "string"  # the reference, whatever the value's type
+    assert "secret:NAME" in prop["description"]
 
-    assert prop["format"] == "password"
-    assert prop["writeOnly"] is True
+    _validator(recipe).validate({"token": "secret:crm-token"})
+    _validator(recipe).validate({"token": "file:/run/secrets/token"})
+    for given in ("hunter2", "-", "secret:Not_A_Block"):
+        with pytest.raises(jsonschema.ValidationError):
+            _validator(recipe).validate({"token": given})
 
 
 def test_parameters_the_recipe_accepts_pass() -> None:

@@ -106,16 +106,32 @@ def test_show_json_shape(runner: CliRunner) -> None:
     ]
 
 
-def test_show_masks_sensitive_defaults(runner: CliRunner, tmp_path: Path) -> None:
+def test_show_gives_a_sensitive_inputs_reference(runner: CliRunner, tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
     path.write_text(
-        "name: r\ninputs: {token: {sensitive: true, default: hunter2}}\n"
+        "name: r\ninputs: {token: {sensitive: true, default: 'secret:crm-token'}}\n"
         "steps: [{id: a, model: 'openai:x', prompt: '{{ inputs.token }}'}]\n",
         encoding="utf-8",
     )
     result = runner.invoke(app, ["show", str(path), "--json"])
-    assert "hunter2" not in result.stdout
-    assert json.loads(result.stdout)["inputs"]["token"]["default"] == "********"
+    token = json.loads(result.stdout)["inputs"]["token"]
+    assert token["sensitive"] is True
+    assert token["default"] == "secret:crm-token"
+
+
+def test_validate_refuses_a_sensitive_value_without_showing_it(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "name: r\ninputs: {token: {sensitive: true, default: hunter2-canary}}\n"
+        "steps: [{id: a, model: 'openai:x', prompt: '{{ inputs.token }}'}]\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code != 0
+    assert "must be a reference" in result.output
+    assert "hunter2-canary" not in result.output
 
 
 def test_show_table_lists_steps_by_layer(runner: CliRunner) -> None:
