@@ -65,3 +65,13 @@ def test_a_taken_port_is_a_one_line_error() -> None:
     assert f"cannot listen on 127.0.0.1:{port} (Address already in use)" in result.stderr
     assert "--port" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_the_echo_switches_reach_the_server(served_urls: list[str]) -> None:
+    result = CliRunner().invoke(
+        app, ["simulator", "--port", "0", "--echo", "--echo-key", "--echo-errors"]
+    )
+
+    assert result.exit_code == 0, result.output
+    settings = _Interrupted.started[0].settings
+    assert (settings.echo, settings.echo_key, settings.echo_errors) == (True, True, True)
