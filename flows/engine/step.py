@@ -18,6 +18,7 @@ from prefect.runtime import task_run
 from flows.engine.hooks import CallInfo, call_with_hooks
 from flows.engine.retry import RetryPolicy
 from flows.engine.scope import RunScope, current_scope
+from flows.engine.scrub import scrub_output
 from flows.recipe import ModelRef, Step, render
 from providers.types import ModelRequest
 
@@ -82,4 +83,5 @@ async def _execute(step: Step, model: ModelRef, scope: RunScope) -> Any:
         call,
         lambda: scope.client.complete(endpoint, request, timeout_s=step.timeout_s),
     )
-    return response.parsed if step.output is not None else response.text
+    # A reply that repeats the key must not hand it to the user or the next prompt.
+    return scrub_output(response.parsed if step.output is not None else response.text)
