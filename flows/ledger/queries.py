@@ -33,13 +33,15 @@ __all__ = [
     "total_cost",
 ]
 
-#: Token columns of a ledger row, in the order reports show them.
+#: Token columns of a ledger row, in the order reports show them. Nested kinds
+#: (see `providers.types.Usage`) are parts of the kind before them, not extra.
 TOKEN_KINDS = (
     "input_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
     "output_tokens",
     "reasoning_tokens",
+    "cache_write_1h_tokens",
 )
 
 
@@ -67,6 +69,7 @@ class UsageGroup:
     reasoning_tokens: int
     cost_usd: Decimal | None
     unpriced_calls: int
+    cache_write_1h_tokens: int = 0
 
     @classmethod
     def of(cls, key: str, rows: Sequence[UsageRecord]) -> UsageGroup:
@@ -94,10 +97,15 @@ class UsageGroup:
             reasoning_tokens=sum(g.reasoning_tokens for g in groups),
             cost_usd=sum(costs, Decimal(0)) if costs else None,
             unpriced_calls=sum(g.unpriced_calls for g in groups),
+            cache_write_1h_tokens=sum(g.cache_write_1h_tokens for g in groups),
         )
 
     def to_json(self) -> dict[str, Any]:
-        """Stable JSON shape documented in the README (fields are only ever added)."""
+        """Stable JSON shape documented in the README (fields are only ever added).
+
+        New fields go last, so `--csv` columns (the same keys, in this order)
+        keep their positions.
+        """
         return {
             "key": self.key,
             "calls": self.calls,
@@ -108,6 +116,7 @@ class UsageGroup:
             "reasoning_tokens": self.reasoning_tokens,
             "cost_usd": money(self.cost_usd),
             "unpriced_calls": self.unpriced_calls,
+            "cache_write_1h_tokens": self.cache_write_1h_tokens,
         }
 
 
@@ -167,6 +176,7 @@ def row_json(row: UsageRecord) -> dict[str, Any]:
         "input_tokens": row.input_tokens,
         "cache_read_tokens": row.cache_read_tokens,
         "cache_write_tokens": row.cache_write_tokens,
+        "cache_write_1h_tokens": row.cache_write_1h_tokens,
         "output_tokens": row.output_tokens,
         "reasoning_tokens": row.reasoning_tokens,
         "input_cost_usd": money(row.input_cost_usd),

@@ -91,6 +91,7 @@ def _usage(row: UsageRecord) -> Usage:
         input_tokens=row.input_tokens,
         cache_read_tokens=row.cache_read_tokens,
         cache_write_tokens=row.cache_write_tokens,
+        cache_write_1h_tokens=row.cache_write_1h_tokens,
         output_tokens=row.output_tokens,
         reasoning_tokens=row.reasoning_tokens,
     )
