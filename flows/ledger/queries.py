@@ -8,7 +8,7 @@ exactly one group, so the groups always add up to the total of the rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,6 +25,7 @@ __all__ = [
     "GroupBy",
     "UsageGroup",
     "group_key",
+    "ledger_orgs",
     "money",
     "row_json",
     "rows_for_run",
@@ -128,16 +129,28 @@ def rows_for_run(engine: Engine, run_id: str) -> list[UsageRecord]:
 
 
 def select_rows(
-    engine: Engine, *, org: str | None = None, since: datetime | None = None
+    engine: Engine,
+    *,
+    org: str | None = None,
+    since: datetime | None = None,
+    orgs: Collection[str] | None = None,
 ) -> list[UsageRecord]:
-    """Ledger rows of `org` (default: every org) made at or after `since`, oldest first."""
+    """Ledger rows of `org`, or of `orgs` (default: every org), made since `since`, oldest first."""
     with Session(engine) as session:
         stmt = select(UsageRecord)
         if org is not None:
             stmt = stmt.where(UsageRecord.org == org)
+        if orgs is not None:
+            stmt = stmt.where(col(UsageRecord.org).in_(list(orgs)))
         if since is not None:
             stmt = stmt.where(UsageRecord.created_at >= since)
         return list(session.exec(stmt.order_by(col(UsageRecord.id))).all())
+
+
+def ledger_orgs(engine: Engine) -> list[str]:
+    """Every org that has ledger rows, sorted."""
+    with Session(engine) as session:
+        return sorted(session.exec(select(UsageRecord.org).distinct()))
 
 
 def total_cost(rows: Iterable[UsageRecord]) -> Decimal | None:
@@ -152,10 +165,11 @@ def summarize(
     by: GroupBy,
     org: str | None = None,
     since: datetime | None = None,
+    orgs: Collection[str] | None = None,
 ) -> list[UsageGroup]:
     """Grouped totals: days in date order, anything else largest cost first."""
     groups: dict[str, list[UsageRecord]] = {}
-    for row in select_rows(engine, org=org, since=since):
+    for row in select_rows(engine, org=org, since=since, orgs=orgs):
         groups.setdefault(group_key(row, by), []).append(row)
     result = [UsageGroup.of(key, members) for key, members in groups.items()]
     if by is GroupBy.DAY:
