@@ -101,6 +101,11 @@ def _recipes(tmp_path: Path) -> str:
 def _commands(recipes: str) -> list[tuple[list[str], set[str], str]]:
     return [
         (["usage", "--org", "acme", "--json"], set(ROLES), '"calls": 1'),
+        (
+            ["run", f"{recipes}/desk.yaml", "-i", "ticket=x", "--dry-run", "--org", "acme"],
+            set(ROLES),
+            "no provider was called",
+        ),
         (["budgets", "list", "--org", "acme", "--json"], set(ROLES), "["),
         (["usage", "reprice", "--org", "acme"], {"owner", "admin"}, "of 1 recorded calls"),
         (["budgets", "set", "--org", "acme", "--limit-usd", "5"], {"owner", "admin"}, "limit 5"),
