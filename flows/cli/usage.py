@@ -94,6 +94,7 @@ def reprice_command(
     if not dry_run and result.changed:
         detail = f"{result.changed} of {result.rows} recorded calls repriced"
         detail += f" since {start.isoformat()}" if start else ""
+        detail += f" (orgs {', '.join(orgs)})" if len(orgs) > 1 else ""
         for each in orgs:
             vault.record(Action.USAGE_REPRICE, each, detail=detail)
     if json_output:
