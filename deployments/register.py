@@ -5,10 +5,18 @@ name, its schedules included, and drops runs its old schedules had created), so
 registering is idempotent and a changed recipe replaces the old one. Before it,
 the registered version is read back, which is how `byok serve` and `byok deploy`
 can say per recipe whether it is new, changed or unchanged.
+
+Every run of a deployment spends its org's keys as the deployment's user, so
+registering first signs in (`BYOK_TOKEN`, or the local operator) and checks,
+as `byok run` does, that this principal may run recipes in that org and is
+that user (`vault.service.authorize_run`): a viewer, or a user of another org,
+cannot register a deployment that runs with the org's keys. A refusal is
+audited and raised as the vault's error, before anything reaches Prefect.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
@@ -21,7 +29,14 @@ if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
     from prefect.client.schemas.actions import DeploymentScheduleCreate
 
-__all__ = ["Change", "Registration", "deployment_schedules", "ensure_process_pool", "register"]
+__all__ = [
+    "Change",
+    "Registration",
+    "authorize_deployment",
+    "deployment_schedules",
+    "ensure_process_pool",
+    "register",
+]
 
 Change = Literal["new", "changed", "unchanged"]
 
@@ -87,10 +102,15 @@ def deployment_schedules(recipe: Recipe) -> list[DeploymentScheduleCreate]:
 async def register(
     client: PrefectClient, deployment: RecipeDeployment, *, work_pool: str | None = None
 ) -> Registration:
-    """Create or replace `deployment`; served by a `Runner` when `work_pool` is None."""
+    """Create or replace `deployment`; served by a `Runner` when `work_pool` is None.
+
+    Raises `vault.VaultError` (not found, permission denied, …) when the
+    signed-in principal may not run recipes as the deployment's user and org.
+    """
     from prefect.client.schemas.actions import DeploymentUpdate
     from prefect.exceptions import ObjectNotFound
 
+    await asyncio.to_thread(authorize_deployment, deployment)
     try:
         existing = await client.read_deployment_by_name(deployment.full_name)
     except ObjectNotFound:
@@ -129,6 +149,13 @@ async def register(
         work_pool=work_pool,
         previous_work_pool=previous_pool,
     )
+
+
+def authorize_deployment(deployment: RecipeDeployment) -> None:
+    """Check the signed-in principal may run `deployment`'s recipe as its user and org."""
+    from vault.service import authorize_run
+
+    authorize_run(deployment.org, deployment.user)
 
 
 async def ensure_process_pool(client: PrefectClient, name: str) -> bool:

@@ -32,6 +32,7 @@ from providers.anthropic_schema import for_anthropic
 from providers.endpoint import Endpoint
 from providers.errors import ProviderError, ResponseError
 from providers.types import FinishReason, ModelRequest, ModelResponse, Usage
+from providers.urls import join_url
 from providers.wire import PreparedRequest, integer, mapping, reveal_key, text
 
 __all__ = [
@@ -98,7 +99,7 @@ def build_request(
     """The full HTTP request, with the key in `x-api-key`."""
     return PreparedRequest(
         method="POST",
-        url=f"{endpoint.base_url}/v1/messages",
+        url=join_url(endpoint.base_url, "/v1/messages"),
         headers={
             "x-api-key": reveal_key(endpoint),
             "anthropic-version": API_VERSION,

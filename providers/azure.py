@@ -13,9 +13,10 @@ The body is Chat Completions, as for OpenAI; what differs:
 * the key travels in the `api-key` header (bearer tokens are for Entra ID);
 * the URL names the deployment and an API version:
   `{base}/openai/deployments/{deployment}/chat/completions?api-version=V`.
-  V is the base URL's own `api-version` query parameter when it has one,
-  else `API_VERSION`. A base URL that already ends in `/openai` is not
-  doubled;
+  V is the base URL's own `api-version` query parameter when it has one
+  (`--base-url 'https://my-resource.openai.azure.com?api-version=2025-04-01-preview'`
+  pins it per key), else `API_VERSION`. A base URL that already ends in
+  `/openai` is not doubled;
 * a base URL ending in `/openai/v1` selects Azure's version-less v1 API
   instead: `{base}/chat/completions` with the deployment as `model`.
 
@@ -26,9 +27,10 @@ which is what the ledger prices; a deployment name alone has no price.
 from __future__ import annotations
 
 from typing import Final
-from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from providers.endpoint import Endpoint
+from providers.urls import join_url, query_param
 
 __all__ = ["API_VERSION", "AZURE_HOST_SUFFIXES", "chat_url", "is_azure"]
 
@@ -53,20 +55,17 @@ def is_azure(endpoint: Endpoint) -> bool:
 
 
 def chat_url(endpoint: Endpoint, deployment: str) -> str:
-    """The Chat Completions URL of `deployment` on the endpoint's Azure resource."""
+    """The Chat Completions URL of `deployment` on the endpoint's Azure resource.
+
+    Other query parameters of the base URL (a gateway's, say) are kept.
+    """
     parts = urlsplit(endpoint.base_url)
     path = parts.path.rstrip("/")
     if path.endswith("/openai/v1"):
-        return urlunsplit((parts.scheme, parts.netloc, f"{path}/chat/completions", parts.query, ""))
-    version = parse_qs(parts.query).get("api-version", [API_VERSION])[0]
-    path = path.removesuffix("/openai")
+        return join_url(endpoint.base_url, "/chat/completions")
+    version = query_param(endpoint.base_url, "api-version") or API_VERSION
+    resource = urlunsplit(parts._replace(path=path.removesuffix("/openai"), fragment=""))
     name = quote(deployment, safe="")
-    return urlunsplit(
-        (
-            parts.scheme,
-            parts.netloc,
-            f"{path}/openai/deployments/{name}/chat/completions",
-            f"api-version={quote(version, safe='')}",
-            "",
-        )
+    return join_url(
+        resource, f"/openai/deployments/{name}/chat/completions", {"api-version": version}
     )

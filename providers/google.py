@@ -31,6 +31,7 @@ from providers import http_errors
 from providers.endpoint import Endpoint
 from providers.errors import ProviderError, ResponseError
 from providers.types import FinishReason, ModelRequest, ModelResponse, Usage
+from providers.urls import join_url
 from providers.wire import PreparedRequest, integer, items, mapping, reveal_key, text
 
 __all__ = [
@@ -108,10 +109,12 @@ def build_request(
 ) -> PreparedRequest:
     """The full HTTP request, with the key in `x-goog-api-key`."""
     model = quote(request.model.removeprefix("models/"), safe="")
-    method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+    method, params = (
+        ("streamGenerateContent", {"alt": "sse"}) if stream else ("generateContent", {})
+    )
     return PreparedRequest(
         method="POST",
-        url=f"{endpoint.base_url}/v1beta/models/{model}:{method}",
+        url=join_url(endpoint.base_url, f"/v1beta/models/{model}:{method}", params),
         headers={"x-goog-api-key": reveal_key(endpoint), "content-type": "application/json"},
         json=build_body(request),  # the same body streamed or not: the URL decides
     )

@@ -39,6 +39,7 @@ from providers.closed_schema import close_objects
 from providers.endpoint import Endpoint
 from providers.errors import ProviderError, ResponseError
 from providers.types import FinishReason, ModelRequest, ModelResponse, Usage
+from providers.urls import join_url
 from providers.wire import PreparedRequest, integer, items, mapping, reveal_key, text
 
 __all__ = [
@@ -136,7 +137,7 @@ def build_request(
         url = azure.chat_url(endpoint, request.model)
         auth = {"api-key": key}
     else:
-        url = f"{endpoint.base_url}/chat/completions"
+        url = join_url(endpoint.base_url, "/chat/completions")
         auth = {"authorization": f"Bearer {key}"}
     legacy = endpoint.provider != "openai" and not azure.is_azure(endpoint)
     return PreparedRequest(

@@ -16,7 +16,10 @@ neither there are no user prices.
 
 `provider` is the key's provider as the ledger shows it (`byok usage --by
 model`). `input_mtok` and `output_mtok` are required; a missing
-`cache_read_mtok` or `cache_write_mtok` bills those tokens as plain input.
+`cache_read_mtok` or `cache_write_mtok` bills those tokens as plain input;
+`cache_write_1h_mtok` (Anthropic's 1-hour cache writes) needs
+`cache_write_mtok`, and without it 1-hour writes cost the `cache_write_mtok`
+rate.
 Reasoning tokens are output tokens. The file is re-read when it changes, and
 each priced call records the SHA-256 of the content that priced it.
 """
@@ -33,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = ["PriceFileError", "PriceTable", "UserPrice", "load_price_table", "price_file_path"]
 
@@ -54,6 +57,15 @@ class UserPrice(BaseModel):
     output_mtok: Decimal = Field(ge=0, allow_inf_nan=False)
     cache_read_mtok: Decimal | None = Field(None, ge=0, allow_inf_nan=False)
     cache_write_mtok: Decimal | None = Field(None, ge=0, allow_inf_nan=False)
+    cache_write_1h_mtok: Decimal | None = Field(None, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _1h_writes_are_cache_writes(self) -> UserPrice:
+        # genai-prices nests 1-hour writes under cache writes and refuses a
+        # child price without its parent's.
+        if self.cache_write_1h_mtok is not None and self.cache_write_mtok is None:
+            raise ValueError("cache_write_1h_mtok needs cache_write_mtok as well")
+        return self
 
     def price_keys(self) -> dict[str, Decimal]:
         """The set prices under genai-prices' price-key names."""

@@ -12,12 +12,19 @@ Where a price comes from, first match wins:
 `Usage` already has genai-prices' semantics (`input_tokens` includes cache
 reads and writes; `output_tokens` includes reasoning), so it maps field for
 field, with reasoning passed as `output_reasoning_tokens` for the few models
-that price it apart. The cost is split into the four components a bill shows
-by pricing the same usage once per price with every other price set to zero:
-tiers (which depend on the whole prompt) and overlapping token kinds are then
-handled by genai-prices itself, and the components add up to the total
-exactly. An unknown provider or model yields `None`, never a made-up zero: the
-ledger then shows the call as unpriced instead of free.
+that price it apart, and Anthropic's 1-hour cache writes as
+`cache_write_1h_tokens` (a subset of `cache_write_tokens`). genai-prices bills
+those at the model's `cache_write_1h_mtok` (2x the base input price for every
+Anthropic model it lists, as Anthropic documents) and the rest of the writes
+at `cache_write_mtok`; where a table has no 1-hour price (a re-seller, or a
+price file entry without one) genai-prices falls back to the 5-minute rate.
+
+The cost is split into the four components a bill shows by pricing the same
+usage once per price with every other price set to zero: tiers (which depend
+on the whole prompt) and overlapping token kinds are then handled by
+genai-prices itself, and the components add up to the total exactly. An
+unknown provider or model yields `None`, never a made-up zero: the ledger then
+shows the call as unpriced instead of free.
 """
 
 from __future__ import annotations
@@ -94,6 +101,7 @@ def _genai_usage(usage: Usage) -> genai_prices.Usage:
         input_tokens=usage.input_tokens,
         cache_read_tokens=usage.cache_read_tokens,
         cache_write_tokens=usage.cache_write_tokens,
+        cache_write_1h_tokens=usage.cache_write_1h_tokens,
         output_tokens=usage.output_tokens,
         output_reasoning_tokens=usage.reasoning_tokens,
     )

@@ -2,11 +2,14 @@
 
     action          owner  admin  member  viewer
     key.list          ✓      ✓      ✓       ✓     (metadata only: nobody reads a key back)
-    usage.read        ✓      ✓      ✓       ✓
-    run (key.use)     ✓      ✓      ✓
+    usage.read        ✓      ✓      ✓       ✓     (`byok usage`, `byok budgets list`)
+    run (key.use)     ✓      ✓      ✓             (`byok run`, `serve`, `deploy`)
     key.add           ✓      ✓
     key.rotate        ✓      ✓
     key.revoke        ✓      ✓
+    usage.reprice     ✓      ✓                    (rewrites recorded costs)
+    budget.set        ✓      ✓
+    budget.remove     ✓      ✓
     audit.read        ✓      ✓
     user.list         ✓      ✓
     user.add          ✓
@@ -67,6 +70,9 @@ class Action(StrEnum):
     KEY_ADD = "key.create"
     KEY_ROTATE = "key.rotate"
     KEY_REVOKE = "key.revoke"
+    USAGE_REPRICE = "usage.reprice"
+    BUDGET_SET = "budget.set"
+    BUDGET_REMOVE = "budget.remove"
     AUDIT_READ = "audit.read"
     USER_LIST = "user.list"
     USER_ADD = "user.add"
@@ -77,18 +83,21 @@ class Action(StrEnum):
 
 _READ = frozenset({Action.KEY_LIST, Action.USAGE_READ})
 _RUN = _READ | {Action.KEY_USE}
-_MANAGE_KEYS = _RUN | {
+_MANAGE = _RUN | {
     Action.KEY_ADD,
     Action.KEY_ROTATE,
     Action.KEY_REVOKE,
+    Action.USAGE_REPRICE,
+    Action.BUDGET_SET,
+    Action.BUDGET_REMOVE,
     Action.AUDIT_READ,
     Action.USER_LIST,
 }
-_OWN = _MANAGE_KEYS | {Action.USER_ADD, Action.USER_REMOVE, Action.ORG_CREATE, Action.MASTER_KEY}
+_OWN = _MANAGE | {Action.USER_ADD, Action.USER_REMOVE, Action.ORG_CREATE, Action.MASTER_KEY}
 
 PERMISSIONS: Mapping[Role, frozenset[Action]] = {
     Role.OWNER: _OWN,
-    Role.ADMIN: _MANAGE_KEYS,
+    Role.ADMIN: _MANAGE,
     Role.MEMBER: _RUN,
     Role.VIEWER: _READ,
 }
@@ -103,6 +112,9 @@ _WHAT = {
     Action.KEY_ADD: "add keys",
     Action.KEY_ROTATE: "rotate keys",
     Action.KEY_REVOKE: "revoke keys",
+    Action.USAGE_REPRICE: "reprice recorded usage",
+    Action.BUDGET_SET: "set budgets",
+    Action.BUDGET_REMOVE: "remove budgets",
     Action.AUDIT_READ: "read the audit log",
     Action.USER_LIST: "list users",
     Action.USER_ADD: "add users",

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from providers.types import Protocol
+from providers.urls import credential_params
 from vault.errors import InvalidInputError
 
 __all__ = [
@@ -117,10 +118,13 @@ def check_protocol(provider: str, protocol: Protocol | None) -> Protocol:
 
 
 def check_base_url(base_url: str | None, provider: str, protocol: Protocol) -> str | None:
-    """An http(s) URL without credentials, query or fragment, trailing '/' removed.
+    """An http(s) URL without credentials or fragment, its path's trailing '/' removed.
 
-    Required unless the provider is the protocol's own: a third party's key must
-    never be sent to the official endpoint by default.
+    A query string is kept and repeated on every call (Azure's `api-version`,
+    a gateway's routing parameter), but never one that looks like a key:
+    keys travel in headers, since URLs end up in access logs. Required unless
+    the provider is the protocol's own: a third party's key must never be sent
+    to the official endpoint by default.
     """
     if base_url is None or not base_url.strip():
         if provider != protocol.value:
@@ -130,8 +134,7 @@ def check_base_url(base_url: str | None, provider: str, protocol: Protocol) -> s
                 f"{protocol.value}'s official endpoint"
             )
         return None
-    url = base_url.strip().rstrip("/")
-    parts = _split_http_url(url)
+    parts = _split_http_url(base_url.strip())
     if parts is None:
         raise InvalidInputError(
             "the base URL must be an http:// or https:// URL with a host, "
@@ -141,9 +144,17 @@ def check_base_url(base_url: str | None, provider: str, protocol: Protocol) -> s
         raise InvalidInputError(
             "the base URL must not contain a user name or password: the key is the credential"
         )
-    if parts.query or parts.fragment:
-        raise InvalidInputError("the base URL must not have a query string or fragment")
-    return url
+    if parts.fragment or base_url.strip().endswith("#"):
+        raise InvalidInputError("the base URL must not have a #fragment")
+    secrets = credential_params(parts.query)
+    if secrets:
+        # Name the parameters, never their values: a value may be the key itself.
+        raise InvalidInputError(
+            f"the base URL's query parameter {', '.join(repr(n) for n in secrets)} looks like a "
+            "credential: keys must never be in URLs. Remove it and store the key itself with "
+            "`byok keys add` (it is sent in a header)"
+        )
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/")))
 
 
 def _split_http_url(url: str) -> SplitResult | None:

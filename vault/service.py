@@ -11,7 +11,7 @@ engine's entry points make before a run starts.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from providers.types import Protocol
 from vault.access import (
     DEFAULT_ORG,
     INSTALL_ACTIONS,
+    PERMISSIONS,
     Action,
     Principal,
     Role,
@@ -139,11 +140,12 @@ class VaultService:
         )
 
     def _creates_on_first_use(self, org: str) -> bool:
-        """Whether adding a key to `org` creates it: the local operator's fresh-install path.
+        """Whether `org` does not exist yet and the local operator, as install owner, owns it.
 
         `byok keys add openai --org acme` has always created `acme` on a fresh
         install. The local operator may do so while it owns `default` (it is
-        then the install's owner); the new org has no owner, so it owns it.
+        then the install's owner); the new org has no owner, so it owns it. The
+        same holds for ledger rows and budgets of an org the vault has no row for.
         """
         principal = self._principal
         if not principal.is_local_operator or principal.role_in(org) is not None:
@@ -152,6 +154,44 @@ class VaultService:
             return False
         with Session(self._store.engine) as session:
             return find_org(session, org) is None
+
+    def authorize(self, org: str | None, action: Action) -> str:
+        """The org a command means (see `org`), once `action` is allowed there (audited if not).
+
+        For actions whose data lives outside the vault (the ledger, budgets):
+        the caller does the work, and records it with `record` if it changed
+        something.
+        """
+        org = self.org(org)
+        if not self._creates_on_first_use(org):
+            self.require(org, action)
+        return org
+
+    def orgs_for(self, org: str | None, action: Action, *, seen: Iterable[str] = ()) -> list[str]:
+        """`[org]` once `action` is allowed there; with no org, every org where it is.
+
+        For commands that may span orgs (`byok usage`, `byok budgets list`):
+        without `--org` they cover all of the principal's orgs whose role
+        allows the action, plus those of `seen` (orgs the caller's data
+        mentions) that the local operator owns because the vault has no row
+        for them. When no org allows the action, the denial is audited and raised.
+        """
+        if org is not None:
+            return [self.authorize(org, action)]
+        roles = self._principal.roles
+        allowed = {o for o, role in roles.items() if action in PERMISSIONS[role]}
+        if self._principal.is_local_operator:
+            allowed |= {o for o in set(seen) - set(roles) if self._creates_on_first_use(o)}
+        if not allowed:
+            self.require(self.org(None) if len(roles) <= 1 else min(roles), action)
+        return sorted(allowed)
+
+    def record(
+        self, action: Action, org: str, *, detail: str | None = None, failed: bool = False
+    ) -> None:
+        """Audit an action done outside the vault (e.g. a budget change) by this principal."""
+        outcome = Outcome.FAILED if failed else Outcome.OK
+        self._record(action.value, outcome, org, detail=detail)
 
     def require(self, org: str, action: Action) -> Role:
         """The principal's role if it allows `action` in `org`; else audit the denial and raise."""

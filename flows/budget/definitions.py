@@ -23,7 +23,14 @@ from flows.budget.money import limit_pico, usd
 from flows.budget.periods import Period, window
 from flows.ledger.queries import money
 
-__all__ = ["BudgetStatus", "list_budgets", "parse_thresholds", "remove_budget", "set_budget"]
+__all__ = [
+    "BudgetStatus",
+    "budget_orgs",
+    "list_budgets",
+    "parse_thresholds",
+    "remove_budget",
+    "set_budget",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +135,12 @@ def remove_budget(engine: Engine, *, org: str, period: Period, user: str = "") -
         session.delete(budget)
         session.commit()
         return True
+
+
+def budget_orgs(engine: Engine) -> list[str]:
+    """Every org that has a budget, sorted."""
+    with Session(engine) as session:
+        return sorted(session.exec(select(Budget.org).distinct()))
 
 
 def list_budgets(

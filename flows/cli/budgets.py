@@ -5,6 +5,11 @@
     byok budgets remove --org acme --period month [--user ana]
 
 A call that could take a budget past its limit is not made (see docs/cost.md).
+Commands sign in like the vault commands (`BYOK_TOKEN`, or the local
+operator): `set` and `remove` need admin or owner in the org and are audited;
+`list` needs any role, and without `--org` lists every org the principal
+belongs to. Another org is "not found". `--org` defaults to `default` or the
+principal's only org, as for `byok keys`.
 """
 
 from __future__ import annotations
@@ -15,17 +20,28 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.budget.definitions import list_budgets, parse_thresholds, remove_budget, set_budget
+from flows.budget.definitions import (
+    budget_orgs,
+    list_budgets,
+    parse_thresholds,
+    remove_budget,
+    set_budget,
+)
 from flows.budget.models import DEFAULT_THRESHOLDS
 from flows.budget.periods import Period
 from flows.cli.console import fail, out, print_json
+from flows.cli.signin import open_vault, vault_errors
+from vault.access import Action
 from vault.db import get_engine
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Spending limits per org or per user.", no_args_is_help=True)
 
-_Org = Annotated[str, typer.Option(help="Organisation the budget applies to.")]
+_Org = Annotated[
+    str | None,
+    typer.Option(help="Organisation the budget applies to (default: 'default' or yours)."),
+]
 _User = Annotated[str | None, typer.Option(help="Only this user's calls (default: the whole org).")]
 _PeriodOpt = Annotated[Period, typer.Option(help="When the budget starts again (UTC).")]
 
@@ -36,7 +52,7 @@ def set_command(
         str, typer.Option("--limit-usd", help="The limit in US dollars, e.g. 250 or 12.50.")
     ],
     *,
-    org: _Org = "default",
+    org: _Org = None,
     user: _User = None,
     period: _PeriodOpt = Period.MONTH,
     threshold: Annotated[
@@ -52,6 +68,12 @@ def set_command(
     limit = _parse_limit(limit_usd)
     try:
         thresholds = parse_thresholds(threshold) if threshold else DEFAULT_THRESHOLDS
+    except ValueError as error:
+        fail(str(error))
+    vault = open_vault()
+    with vault_errors():
+        org = vault.authorize(org, Action.BUDGET_SET)
+    try:
         engine = get_engine()
         set_budget(
             engine,
@@ -62,7 +84,14 @@ def set_command(
             thresholds=thresholds,
         )
     except ValueError as error:
+        vault.record(Action.BUDGET_SET, org, detail=str(error), failed=True)
         fail(str(error))
+    vault.record(
+        Action.BUDGET_SET,
+        org,
+        detail=f"{_subject(org, user)}: {period.adjective} limit {_usd(limit)} USD, "
+        f"events at {thresholds}",
+    )
     status = next(
         s
         for s in list_budgets(engine, org=org)
@@ -80,11 +109,17 @@ def set_command(
 
 @app.command("list")
 def list_command(
-    org: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
+    org: Annotated[
+        str | None, typer.Option(help="Only this organisation (default: every org you belong to).")
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON list.")] = False,
 ) -> None:
     """Every budget with its spend in the current period."""
-    statuses = list_budgets(get_engine(), org=org)
+    engine = get_engine()
+    vault = open_vault()
+    with vault_errors():
+        orgs = vault.orgs_for(org, Action.USAGE_READ, seen=budget_orgs(engine))
+    statuses = [s for o in orgs for s in list_budgets(engine, org=o)]
     if json_output:
         print_json([status.to_json() for status in statuses])
         return
@@ -115,12 +150,16 @@ def list_command(
 
 
 @app.command("remove")
-def remove_command(
-    org: _Org = "default", user: _User = None, period: _PeriodOpt = Period.MONTH
-) -> None:
+def remove_command(org: _Org = None, user: _User = None, period: _PeriodOpt = Period.MONTH) -> None:
     """Delete a budget; its history stays in the ledger."""
+    vault = open_vault()
+    with vault_errors():
+        org = vault.authorize(org, Action.BUDGET_REMOVE)
     if not remove_budget(get_engine(), org=org, user=user or "", period=period):
         fail(f"{_subject(org, user)} has no {period.adjective} budget: see `byok budgets list`")
+    vault.record(
+        Action.BUDGET_REMOVE, org, detail=f"{_subject(org, user)}: {period.adjective} budget"
+    )
     out.print(f"removed the {period.adjective} budget of {_subject(org, user)}")
 
 

@@ -17,7 +17,7 @@ from rich.markup import escape
 from flows.cli.console import err, fail, out, print_json
 from flows.recipe import Recipe, RecipeError, load_recipe
 
-__all__ = ["authorize", "parse_inputs", "run"]
+__all__ = ["authorize", "authorize_read", "parse_inputs", "run"]
 
 
 def run(
@@ -58,7 +58,9 @@ def run(
     if dry_run:
         from flows.cli.estimate import print_estimate
 
-        print_estimate(recipe, values, org=org or "default", json_output=json_output)
+        # It reads which provider the org's keys bill through: any role may.
+        org = authorize_read(org)
+        print_estimate(recipe, values, org=org, json_output=json_output)
         return
     org, user = authorize(org, user)
     check_keys(recipe, org)
@@ -102,6 +104,16 @@ def authorize(org: str | None, user: str | None) -> tuple[str, str]:
     except VaultError as error:
         fail(str(error))
     return grant.org, grant.user
+
+
+def authorize_read(org: str | None) -> str:
+    """The org a dry run estimates for, once BYOK_TOKEN's principal may see its keys."""
+    from flows.cli.signin import open_vault, vault_errors
+    from vault.access import Action
+
+    vault = open_vault()
+    with vault_errors():
+        return vault.authorize(org, Action.KEY_LIST)
 
 
 def check_keys(recipe: Recipe, org: str) -> None:

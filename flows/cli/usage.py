@@ -5,6 +5,11 @@
 
 Costs are shown as the exact decimals the ledger stores, so the total line is
 the sum of the lines above it, digit for digit.
+
+Both sign in like the vault commands (`BYOK_TOKEN`, or the local operator):
+reading needs any role in the org (`usage.read`), repricing admin or owner
+(`usage.reprice`, audited). Without `--org` they cover every org the
+principal may do that in; another org is "not found".
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import typer
 from rich.table import Table
 
 from flows.cli.console import fail, out, print_json
-from flows.ledger import GroupBy, UsageGroup, money, summarize
+from flows.cli.signin import open_vault, vault_errors
+from flows.ledger import GroupBy, UsageGroup, ledger_orgs, money, summarize
+from vault.access import Action
 from vault.db import get_engine
 
 __all__ = ["app", "parse_since", "usage"]
@@ -31,6 +38,7 @@ app = typer.Typer(
 )
 
 _SINCE_HELP = "Only calls since this ISO date/time, or a period such as 7d or 12h."
+_ORG_HELP = "Only this organisation (default: every org you belong to)."
 
 
 @app.callback()
@@ -39,7 +47,7 @@ def usage(
     *,
     by: Annotated[GroupBy, typer.Option(help="Group rows by this column.")] = GroupBy.RECIPE,
     since: Annotated[str | None, typer.Option(help=_SINCE_HELP)] = None,
-    org: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
+    org: Annotated[str | None, typer.Option(help=_ORG_HELP)] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     csv_output: Annotated[bool, typer.Option("--csv", help="Print CSV, one line a group.")] = False,
 ) -> None:
@@ -48,7 +56,9 @@ def usage(
         return
     if json_output and csv_output:
         fail("choose one of --json and --csv")
-    groups = summarize(get_engine(), by=by, org=org, since=parse_since(since))
+    start = parse_since(since)
+    orgs = _orgs(org, Action.USAGE_READ)
+    groups = summarize(get_engine(), by=by, orgs=orgs, since=start)
     total = UsageGroup.combine("total", groups)
     if json_output:
         totals = total.to_json()
@@ -63,7 +73,7 @@ def usage(
 @app.command("reprice")
 def reprice_command(
     since: Annotated[str | None, typer.Option(help=_SINCE_HELP)] = None,
-    org: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
+    org: Annotated[str | None, typer.Option(help=_ORG_HELP)] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
     ] = False,
@@ -73,10 +83,20 @@ def reprice_command(
     from flows.ledger.reprice import reprice
     from providers.pricing import PriceFileError
 
+    start = parse_since(since)
+    vault = open_vault()
+    with vault_errors():
+        orgs = vault.orgs_for(org, Action.USAGE_REPRICE, seen=ledger_orgs(get_engine()))
     try:
-        result = reprice(get_engine(), org=org, since=parse_since(since), dry_run=dry_run)
+        result = reprice(get_engine(), orgs=orgs, since=start, dry_run=dry_run)
     except PriceFileError as error:
         fail(str(error))
+    if not dry_run and result.changed:
+        detail = f"{result.changed} of {result.rows} recorded calls repriced"
+        detail += f" since {start.isoformat()}" if start else ""
+        detail += f" (orgs {', '.join(orgs)})" if len(orgs) > 1 else ""
+        for each in orgs:
+            vault.record(Action.USAGE_REPRICE, each, detail=detail)
     if json_output:
         print_json(
             {
@@ -97,6 +117,13 @@ def reprice_command(
     out.print(f"{verb} {result.changed} of {result.rows} recorded calls")
     out.print(f"total cost: {_usd(result.cost_before_usd)} → {_usd(result.cost_after_usd)} USD")
     out.print(f"unpriced calls: {result.unpriced_before} → {result.unpriced_after}")
+
+
+def _orgs(org: str | None, action: Action) -> list[str]:
+    """The orgs whose rows the principal of BYOK_TOKEN may see for `action` (or exit 2)."""
+    vault = open_vault()
+    with vault_errors():
+        return vault.orgs_for(org, action, seen=ledger_orgs(get_engine()))
 
 
 def _print_table(by: GroupBy, groups: list[UsageGroup], total: UsageGroup) -> None:

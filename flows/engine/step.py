@@ -70,6 +70,7 @@ async def _execute(step: Step, model: ModelRef, scope: RunScope) -> Any:
         temperature=step.temperature,
         stop=tuple(step.stop),
         output_schema=step.output,
+        stream=step.stream,
     )
     endpoint = scope.keys.resolve(model.prefix, user=scope.user, run_id=scope.run_id, step=step.id)
     call = CallInfo(

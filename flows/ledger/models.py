@@ -41,7 +41,8 @@ class UsageRecord(SQLModel, table=True):
     write of the same call adds nothing instead of a second row. `run_id` is
     the Prefect flow run id; `deployment` is null for runs started without a
     deployment. Tokens follow `providers.types.Usage`: `input_tokens` includes
-    the cache reads and writes, `output_tokens` the reasoning. The cost
+    the cache reads and writes, `cache_write_tokens` the 1-hour writes
+    (`cache_write_1h_tokens`), `output_tokens` the reasoning. The cost
     columns are exact decimals, null when the call could not be priced:
     `input_cost_usd` is the uncached prompt, and the four components add up to
     `cost_usd`. `price_source` names the table that priced the row;
@@ -69,6 +70,7 @@ class UsageRecord(SQLModel, table=True):
     input_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
     input_cost_usd: Decimal | None = Field(default=None, sa_type=DecimalText)

@@ -8,7 +8,7 @@ exactly one group, so the groups always add up to the total of the rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,6 +25,7 @@ __all__ = [
     "GroupBy",
     "UsageGroup",
     "group_key",
+    "ledger_orgs",
     "money",
     "row_json",
     "rows_for_run",
@@ -33,13 +34,15 @@ __all__ = [
     "total_cost",
 ]
 
-#: Token columns of a ledger row, in the order reports show them.
+#: Token columns of a ledger row, in the order reports show them. Nested kinds
+#: (see `providers.types.Usage`) are parts of the kind before them, not extra.
 TOKEN_KINDS = (
     "input_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
     "output_tokens",
     "reasoning_tokens",
+    "cache_write_1h_tokens",
 )
 
 
@@ -67,6 +70,7 @@ class UsageGroup:
     reasoning_tokens: int
     cost_usd: Decimal | None
     unpriced_calls: int
+    cache_write_1h_tokens: int = 0
 
     @classmethod
     def of(cls, key: str, rows: Sequence[UsageRecord]) -> UsageGroup:
@@ -94,10 +98,15 @@ class UsageGroup:
             reasoning_tokens=sum(g.reasoning_tokens for g in groups),
             cost_usd=sum(costs, Decimal(0)) if costs else None,
             unpriced_calls=sum(g.unpriced_calls for g in groups),
+            cache_write_1h_tokens=sum(g.cache_write_1h_tokens for g in groups),
         )
 
     def to_json(self) -> dict[str, Any]:
-        """Stable JSON shape documented in the README (fields are only ever added)."""
+        """Stable JSON shape documented in the README (fields are only ever added).
+
+        New fields go last, so `--csv` columns (the same keys, in this order)
+        keep their positions.
+        """
         return {
             "key": self.key,
             "calls": self.calls,
@@ -108,6 +117,7 @@ class UsageGroup:
             "reasoning_tokens": self.reasoning_tokens,
             "cost_usd": money(self.cost_usd),
             "unpriced_calls": self.unpriced_calls,
+            "cache_write_1h_tokens": self.cache_write_1h_tokens,
         }
 
 
@@ -119,16 +129,28 @@ def rows_for_run(engine: Engine, run_id: str) -> list[UsageRecord]:
 
 
 def select_rows(
-    engine: Engine, *, org: str | None = None, since: datetime | None = None
+    engine: Engine,
+    *,
+    org: str | None = None,
+    since: datetime | None = None,
+    orgs: Collection[str] | None = None,
 ) -> list[UsageRecord]:
-    """Ledger rows of `org` (default: every org) made at or after `since`, oldest first."""
+    """Ledger rows of `org`, or of `orgs` (default: every org), made since `since`, oldest first."""
     with Session(engine) as session:
         stmt = select(UsageRecord)
         if org is not None:
             stmt = stmt.where(UsageRecord.org == org)
+        if orgs is not None:
+            stmt = stmt.where(col(UsageRecord.org).in_(list(orgs)))
         if since is not None:
             stmt = stmt.where(UsageRecord.created_at >= since)
         return list(session.exec(stmt.order_by(col(UsageRecord.id))).all())
+
+
+def ledger_orgs(engine: Engine) -> list[str]:
+    """Every org that has ledger rows, sorted."""
+    with Session(engine) as session:
+        return sorted(session.exec(select(UsageRecord.org).distinct()))
 
 
 def total_cost(rows: Iterable[UsageRecord]) -> Decimal | None:
@@ -143,10 +165,11 @@ def summarize(
     by: GroupBy,
     org: str | None = None,
     since: datetime | None = None,
+    orgs: Collection[str] | None = None,
 ) -> list[UsageGroup]:
     """Grouped totals: days in date order, anything else largest cost first."""
     groups: dict[str, list[UsageRecord]] = {}
-    for row in select_rows(engine, org=org, since=since):
+    for row in select_rows(engine, org=org, since=since, orgs=orgs):
         groups.setdefault(group_key(row, by), []).append(row)
     result = [UsageGroup.of(key, members) for key, members in groups.items()]
     if by is GroupBy.DAY:
@@ -167,6 +190,7 @@ def row_json(row: UsageRecord) -> dict[str, Any]:
         "input_tokens": row.input_tokens,
         "cache_read_tokens": row.cache_read_tokens,
         "cache_write_tokens": row.cache_write_tokens,
+        "cache_write_1h_tokens": row.cache_write_1h_tokens,
         "output_tokens": row.output_tokens,
         "reasoning_tokens": row.reasoning_tokens,
         "input_cost_usd": money(row.input_cost_usd),

@@ -11,6 +11,7 @@ call was made.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -45,12 +46,13 @@ def reprice(
     since: datetime | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
+    orgs: Collection[str] | None = None,
 ) -> RepriceResult:
-    """Recompute the costs of `org`'s rows since `since`; write them unless `dry_run`.
+    """Recompute the costs of `org`'s (or `orgs`') rows since `since`; write them unless `dry_run`.
 
     Raises `PriceFileError` when the price file is broken, before writing anything.
     """
-    rows = select_rows(engine, org=org, since=since)
+    rows = select_rows(engine, org=org, since=since, orgs=orgs)
     before = total_cost(rows)
     unpriced_before = sum(1 for row in rows if row.cost_usd is None)
     changes: dict[int, dict[str, Decimal | str | None]] = {}
@@ -91,6 +93,7 @@ def _usage(row: UsageRecord) -> Usage:
         input_tokens=row.input_tokens,
         cache_read_tokens=row.cache_read_tokens,
         cache_write_tokens=row.cache_write_tokens,
+        cache_write_1h_tokens=row.cache_write_1h_tokens,
         output_tokens=row.output_tokens,
         reasoning_tokens=row.reasoning_tokens,
     )

@@ -32,7 +32,9 @@ class Step(RecipeModel):
 
     `output`, when given, is a JSON Schema: the step asks the provider for
     structured output and templates see the parsed object. Any valid schema is
-    accepted, but providers expect `type: object` at the top level.
+    accepted, but providers expect `type: object` at the top level. `stream`
+    changes only how the reply travels (see `providers.streaming`): output,
+    usage and errors are the same either way.
     """
 
     id: str = Field(description="Unique within the recipe; templates use steps.<id>.output")
@@ -51,6 +53,12 @@ class Step(RecipeModel):
     )
     retries: int | None = Field(None, ge=0, strict=True, description="Engine default if unset")
     timeout_s: float | None = Field(None, gt=0, description="Per-call timeout in seconds")
+    stream: bool | None = Field(
+        None,
+        strict=True,
+        description="Stream the reply as server-sent events (true) or not (false); "
+        "unset streams when max_tokens is 16384 or more",
+    )
 
     @field_validator("id")
     @classmethod

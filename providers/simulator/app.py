@@ -58,6 +58,7 @@ from providers.simulator.wire import (
     OpenAIDialect,
     Rejected,
 )
+from providers.urls import is_credential_param
 
 __all__ = ["ConnectionCloser", "SimulatorState", "create_app"]
 
@@ -158,6 +159,7 @@ async def _provider_call(request: Request, state: SimulatorState, dialect: Diale
                 fault=kind,
                 request_id=request_id,
                 stream=stream,
+                query=_query_without_credentials(request),
             )
         )
 
@@ -359,3 +361,8 @@ def _describe(error: ValidationError) -> str:
 
 def _control_error(message: str) -> Response:
     return JSONResponse({"error": message}, status_code=400)
+
+
+def _query_without_credentials(request: Request) -> dict[str, str]:
+    """The request's query parameters, minus any that may hold a key."""
+    return {k: v for k, v in request.query_params.items() if not is_credential_param(k)}

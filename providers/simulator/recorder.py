@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from providers.simulator.faults import FaultKind
@@ -34,7 +35,9 @@ class RecordedRequest:
     before the reply was sent (or the connection dropped). `status` is `None`
     when no response was sent (dropped connection, or the client went away
     during a delay). `body` is the parsed JSON body, `None` if it was not JSON.
-    `stream` is whether the call asked for a streamed reply.
+    `stream` is whether the call asked for a streamed reply. `query` holds
+    the URL's query parameters except any that look like a credential (e.g.
+    Gemini's `key`, see `providers.urls`), so no raw key is recorded.
     """
 
     seq: int
@@ -50,6 +53,7 @@ class RecordedRequest:
     fault: FaultKind | None
     request_id: str | None
     stream: bool = False
+    query: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         # The body holds the prompt: keep it out of reprs and assertion output.
@@ -73,6 +77,7 @@ class RecordedRequest:
             "fault": None if self.fault is None else self.fault.value,
             "request_id": self.request_id,
             "stream": self.stream,
+            "query": dict(self.query),
             "body": self.body,
         }
 

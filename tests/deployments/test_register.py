@@ -14,10 +14,15 @@ import pytest
 from prefect import Flow, get_client
 from prefect.client.schemas.objects import State
 from prefect.client.schemas.schedules import CronSchedule
-from prefect.exceptions import PrefectHTTPStatusError
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from deployments import entrypoint
-from deployments.register import deployment_schedules, ensure_process_pool, register
+from deployments.register import (
+    Registration,
+    deployment_schedules,
+    ensure_process_pool,
+    register,
+)
 from deployments.schema import parameter_schema
 from deployments.spec import RecipeDeployment
 from flows.ledger import rows_for_run
@@ -25,9 +30,12 @@ from flows.recipe import Recipe, RecipeError
 from providers.simulator import SimulatorServer
 from providers.types import Protocol
 from tests.deployments.recipes import CALLS_PER_RUN, TYPED_RECIPE, typed_recipe
+from vault import KeyStore, NotFoundError, PermissionDeniedError, Role, VaultService
+from vault.audit import Outcome
 from vault.db import get_engine
 
-pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_api")]
+# Registering signs in to the vault: each test has its own BYOK home, signed out.
+pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_api", "byok_home")]
 
 
 def fresh_recipe(text: str = TYPED_RECIPE) -> Recipe:
@@ -55,6 +63,7 @@ async def test_registering_says_whether_a_recipe_is_new_unchanged_or_changed() -
 
 async def test_the_deployment_is_named_after_the_recipe_with_its_form_and_schedule() -> None:
     recipe = fresh_recipe()
+    KeyStore.open().ensure_org("acme")  # an org the local operator owns: nobody else does
     target = RecipeDeployment(recipe, org="acme", user="ops")
     async with get_client() as client:
         registration = await register(client, target)
@@ -169,3 +178,50 @@ def test_names_that_are_not_recipe_names_are_ordinary_missing_attributes() -> No
     with pytest.raises(AttributeError):
         entrypoint.__wrapped__  # noqa: B018 - what copy/pickle/doctest probe for
     assert not hasattr(entrypoint, "Not A Recipe")
+
+
+async def test_only_a_user_who_may_run_in_the_org_can_register_its_deployment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A deployment runs with the org's keys as its user: registering checks both, audited."""
+    operator = VaultService.open(token="")
+    operator.create_org("acme")
+    owner = operator.add_user("o@acme.example", org="acme", role=Role.OWNER)
+    assert owner.token is not None
+    as_owner = VaultService.open(token=owner.token)
+    tokens = {"owner": owner.token}
+    for role in (Role.MEMBER, Role.VIEWER):
+        new = as_owner.add_user(f"{role.value[0]}@acme.example", org="acme", role=role)
+        assert new.token is not None
+        tokens[role.value] = new.token
+    recipe = fresh_recipe()
+
+    async def attempt(token: str, org: str, user: str) -> Registration:
+        monkeypatch.setenv("BYOK_TOKEN", token)
+        async with get_client() as client:
+            return await register(client, RecipeDeployment(recipe, org=org, user=user))
+
+    with pytest.raises(PermissionDeniedError, match="only owner or admin or member may run"):
+        await attempt(tokens["viewer"], "acme", "v@acme.example")
+    with pytest.raises(PermissionDeniedError, match="runs execute as the principal"):
+        await attempt(tokens["member"], "acme", "o@acme.example")  # not as someone else
+    with pytest.raises(NotFoundError, match="org 'default' not found"):
+        await attempt(tokens["member"], "default", "m@acme.example")  # not another org's keys
+    async with get_client() as client:
+        with pytest.raises(ObjectNotFound):
+            await client.read_deployment_by_name(f"{recipe.name}/{recipe.name}")
+
+    registration = await attempt(tokens["member"], "acme", "m@acme.example")
+
+    assert registration.change == "new"
+    events = KeyStore.open().audit.entries(orgs=None)
+    denied = [
+        (e.record.actor, e.record.action, e.record.org)
+        for e in events
+        if e.record.outcome is Outcome.DENIED
+    ]
+    assert denied == [
+        ("v@acme.example", "key.use", "acme"),
+        ("m@acme.example", "key.use", "acme"),
+        ("m@acme.example", "key.use", "default"),
+    ]

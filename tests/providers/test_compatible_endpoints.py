@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from providers import azure, openai
+from providers import anthropic, azure, google, openai
 from providers.client import ProviderClient
 from providers.endpoint import Endpoint
 from providers.errors import AuthenticationError, RateLimitError, ServerError
@@ -56,8 +56,25 @@ def _endpoint(base_url: str, provider: str = "azure", key: str = SECRET) -> Endp
             "https://gateway.example.com/azure/openai/deployments/prod-gpt/chat/completions"
             f"?api-version={azure.API_VERSION}",
         ),
+        (
+            "https://gateway.example.com/azure/openai/?region=eu&api-version=2025-04-01-preview",
+            "https://gateway.example.com/azure/openai/deployments/prod-gpt/chat/completions"
+            "?region=eu&api-version=2025-04-01-preview",
+        ),
+        (
+            "https://contoso.openai.azure.com/openai/v1?region=eu",
+            "https://contoso.openai.azure.com/openai/v1/chat/completions?region=eu",
+        ),
     ],
-    ids=["resource", "resource-openai", "pinned-version", "v1-api", "behind-a-gateway"],
+    ids=[
+        "resource",
+        "resource-openai",
+        "pinned-version",
+        "v1-api",
+        "behind-a-gateway",
+        "gateway-parameters-kept",
+        "v1-api-parameters-kept",
+    ],
 )
 def test_azure_urls(base_url: str, expected: str) -> None:
     prepared = openai.build_request(
@@ -238,3 +255,43 @@ async def test_stop_sequences_are_applied_to_the_reply_when_the_model_cannot_tak
 
     assert "stop" not in seen[0]
     assert response.text == ""  # cut at the earliest stop sequence, as providers cut
+
+
+# -- base URLs with a query string, for every protocol ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("protocol", "stream", "expected"),
+    [
+        (Protocol.OPENAI, False, "https://gw.example.com/v1/chat/completions?route=eu"),
+        (Protocol.ANTHROPIC, True, "https://gw.example.com/v1/v1/messages?route=eu"),
+        (
+            Protocol.GOOGLE,
+            False,
+            "https://gw.example.com/v1/v1beta/models/m:generateContent?route=eu",
+        ),
+        (
+            Protocol.GOOGLE,
+            True,
+            "https://gw.example.com/v1/v1beta/models/m:streamGenerateContent?route=eu&alt=sse",
+        ),
+    ],
+    ids=["openai", "anthropic", "google", "google-stream"],
+)
+def test_a_base_url_query_is_kept_after_the_adapters_path(
+    protocol: Protocol, stream: bool, expected: str
+) -> None:
+    adapter = {Protocol.OPENAI: openai, Protocol.ANTHROPIC: anthropic, Protocol.GOOGLE: google}
+    endpoint = Endpoint.for_protocol(
+        protocol,
+        SecretKey("sk-x"),
+        base_url="https://gw.example.com/v1/?route=eu",
+        provider="gateway",
+    )
+
+    prepared = adapter[protocol].build_request(
+        ModelRequest(model="m", prompt="Hi"), endpoint, stream=stream
+    )
+
+    assert prepared.url == expected
+    assert "sk-x" not in prepared.url

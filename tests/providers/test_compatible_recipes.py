@@ -12,6 +12,7 @@ import pytest
 
 from flows.engine import run_recipe
 from flows.recipe import Recipe
+from providers import azure
 from providers.simulator import SimulatorServer, key_fingerprint
 from providers.types import Protocol
 from tests.conftest import NO_WAIT
@@ -84,3 +85,49 @@ async def test_a_recipe_runs_on_a_local_server_and_azure_keys(sim: SimulatorServ
         provider_id="azure",
     )
     assert cloud_row.cost_usd == expected.total_price
+
+
+PINNED = "2025-04-01-preview"
+
+
+async def test_an_azure_key_pins_its_api_version_in_its_base_url(sim: SimulatorServer) -> None:
+    """The base URL's `api-version` is sent on every call; a key without one gets the default."""
+    store = KeyStore.open()
+    for name, base_url in (
+        ("azure", f"{sim.base_url('azure')}/?api-version={PINNED}"),
+        ("azure-default", sim.base_url("azure")),
+    ):
+        store.add_key(
+            org="default",
+            provider="azure",
+            name=name,
+            secret=AZURE_KEY,
+            protocol=Protocol.OPENAI,
+            base_url=base_url,
+        )
+    recipe = Recipe.model_validate(
+        {
+            "name": "azure-versions",
+            "steps": [
+                {"id": "pinned", "model": "azure:gpt-4o", "prompt": "Hello"},
+                {
+                    "id": "default",
+                    "model": "azure-default:gpt-4o",
+                    "prompt": "Hello",
+                    "needs": ["pinned"],
+                    "stream": True,
+                },
+            ],
+        }
+    )
+
+    result = await run_recipe(recipe, {}, policy=NO_WAIT)
+
+    assert result.state == "COMPLETED", result.error
+    pinned, default = sim.requests
+    assert pinned.path == default.path == "/openai/deployments/gpt-4o/chat/completions"
+    assert pinned.query == {"api-version": PINNED}
+    assert default.query == {"api-version": azure.API_VERSION}
+    assert default.stream
+    assert [row.step for row in result.usage] == ["pinned", "default"]
+    assert all(row.cost_usd is not None and row.cost_usd > 0 for row in result.usage)

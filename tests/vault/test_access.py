@@ -35,6 +35,9 @@ EXPECTED: dict[Action, set[Role]] = {
     Action.KEY_ADD: {OWNER, ADMIN},  # "admin adds, rotates and revokes keys"
     Action.KEY_ROTATE: {OWNER, ADMIN},
     Action.KEY_REVOKE: {OWNER, ADMIN},
+    Action.USAGE_REPRICE: {OWNER, ADMIN},  # rewrites recorded costs: like managing keys
+    Action.BUDGET_SET: {OWNER, ADMIN},
+    Action.BUDGET_REMOVE: {OWNER, ADMIN},
     Action.AUDIT_READ: {OWNER, ADMIN},
     Action.USER_LIST: {OWNER, ADMIN},
     Action.USER_ADD: {OWNER},  # "owner manages users"
@@ -92,6 +95,11 @@ Attempt = Callable[[VaultService, Role], Any]
 
 ATTEMPTS: dict[Action, Attempt] = {
     Action.KEY_LIST: lambda v, _: v.list_keys("acme"),
+    # Ledger and budget commands do their own work once `authorize` allows it.
+    Action.USAGE_READ: lambda v, _: v.orgs_for("acme", Action.USAGE_READ),
+    Action.USAGE_REPRICE: lambda v, _: v.authorize("acme", Action.USAGE_REPRICE),
+    Action.BUDGET_SET: lambda v, _: v.authorize("acme", Action.BUDGET_SET),
+    Action.BUDGET_REMOVE: lambda v, _: v.authorize("acme", Action.BUDGET_REMOVE),
     Action.KEY_USE: lambda v, _: v.authorize_run("acme"),
     Action.KEY_ADD: lambda v, r: v.add_key("acme", provider="openai", name=f"n-{r}", secret="sk"),
     Action.KEY_ROTATE: lambda v, r: v.rotate_key("acme", f"rot-{r}", "sk-rotated"),
@@ -201,3 +209,25 @@ def test_only_the_principal_runs(team: Team) -> None:
     assert member.authorize_run("acme").user == team.emails[MEMBER]
     with pytest.raises(PermissionDeniedError, match="runs execute as the principal"):
         member.authorize_run("acme", user=team.emails[OWNER])
+
+
+def test_without_an_org_a_command_covers_every_org_whose_role_allows_it(
+    team: Team, store: KeyStore
+) -> None:
+    store.ensure_org("initech")  # exists, with no owner: the local operator's
+    operator = VaultService.open(token="")
+    operator.add_user(team.emails[VIEWER], org="initech", role=ADMIN)
+    viewer = team.as_role(VIEWER)  # viewer in acme, admin in initech
+
+    assert viewer.orgs_for(None, Action.USAGE_READ) == ["acme", "initech"]
+    assert viewer.orgs_for(None, Action.USAGE_REPRICE) == ["initech"]
+    assert team.as_role(MEMBER).orgs_for(None, Action.USAGE_READ) == ["acme"]
+    with pytest.raises(PermissionDeniedError, match="only owner or admin may reprice"):
+        team.as_role(MEMBER).orgs_for(None, Action.USAGE_REPRICE)
+    # The local operator owns the ownerless orgs, and those the data mentions that the
+    # vault has no row for; never acme or globex, which have owners.
+    assert operator.orgs_for(None, Action.USAGE_READ, seen=["acme", "ghost"]) == [
+        "default",
+        "ghost",
+        "initech",
+    ]

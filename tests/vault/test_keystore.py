@@ -228,7 +228,8 @@ def test_ensure_org_creates_once(store: KeyStore) -> None:
         ),
         ({"provider": "openai", "base_url": "ftp://host"}, "http:// or https:// URL"),
         ({"provider": "openai", "base_url": "https://u:p@host/v1"}, "user name or password"),
-        ({"provider": "openai", "base_url": "https://host/v1?x=1"}, "query string"),
+        ({"provider": "openai", "base_url": "https://host/v1?key=sk-x"}, "'key' looks like a"),
+        ({"provider": "openai", "base_url": "https://host/v1#top"}, "#fragment"),
         ({"provider": "openai", "name": "a:b"}, "key name 'a:b' is not valid"),
         (
             {
@@ -388,3 +389,44 @@ def test_neither_the_key_nor_the_master_key_is_in_the_database_files(
         assert needle.encode("utf-16-le") not in data
     assert master not in data
     assert os.environ["BYOK_MASTER_KEY"].encode() not in data
+
+
+@pytest.mark.parametrize(
+    ("base_url", "stored"),
+    [
+        (
+            "https://contoso.openai.azure.com/?api-version=2025-04-01-preview",
+            "https://contoso.openai.azure.com?api-version=2025-04-01-preview",
+        ),
+        ("https://gw.example.com/v1/?route=eu&tier=2", "https://gw.example.com/v1?route=eu&tier=2"),
+        ("http://127.0.0.1:8080/v1/", "http://127.0.0.1:8080/v1"),
+    ],
+)
+def test_a_base_url_may_pin_query_parameters(store: KeyStore, base_url: str, stored: str) -> None:
+    store.add_key(
+        org="default", provider="azure", protocol=Protocol.OPENAI, secret="k", base_url=base_url
+    )
+
+    (key,) = store.list_keys("default")
+    assert key.base_url == stored
+
+
+@pytest.mark.parametrize(
+    "param",
+    ["key", "api-key", "API_KEY", "apikey", "x-goog-api-key", "access_token", "token",
+     "sig", "signature", "client_secret", "password", "auth", "subscription-key", "code"],
+)  # fmt: skip
+def test_a_query_parameter_that_looks_like_a_key_is_refused_unechoed(
+    store: KeyStore, param: str
+) -> None:
+    url = f"https://contoso.openai.azure.com?api-version=2024-10-21&{param}=sk-live-0451"
+
+    with pytest.raises(InvalidInputError) as caught:
+        store.add_key(
+            org="default", provider="azure", protocol=Protocol.OPENAI, secret="k", base_url=url
+        )
+
+    assert repr(param) in str(caught.value)
+    assert "keys must never be in URLs" in str(caught.value)
+    assert "sk-live-0451" not in str(caught.value)
+    assert store.list_keys("default") == []

@@ -151,3 +151,46 @@ def test_reprice_refuses_a_broken_price_file(byok_home: Path) -> None:
     assert result.exit_code == 2
     assert "prices.yaml" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_one_hour_cache_writes_are_reported_in_json_and_csv(byok_home: Path) -> None:
+    engine = get_engine()
+    for n, write_1h in enumerate((3000, 500)):
+        ctx = CallContext(
+            org="default", user="ana", recipe="long-doc", run_id=f"r{n}", step="read", attempt=1
+        )
+        usage = Usage(
+            input_tokens=6000,
+            cache_write_tokens=4000,
+            cache_write_1h_tokens=write_1h,
+            output_tokens=10,
+        )
+        record(
+            engine,
+            build_record(
+                ctx,
+                provider="anthropic",
+                model="claude-haiku-4-5",
+                usage=usage,
+                key_id="k",
+                key_version=1,
+                latency_ms=1,
+            ),
+        )
+
+    report = _json("--by", "run")
+    as_csv = runner.invoke(app, ["usage", "--by", "run", "--csv"])
+
+    total = report["total"]
+    assert isinstance(total, dict)
+    assert (total["cache_write_tokens"], total["cache_write_1h_tokens"]) == (8000, 3500)
+    groups = report["groups"]
+    assert isinstance(groups, list)
+    assert {g["key"]: g["cache_write_1h_tokens"] for g in groups} == {"r0": 3000, "r1": 500}
+    lines = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert {line["run"]: line["cache_write_1h_tokens"] for line in lines} == {
+        "r0": "3000",
+        "r1": "500",
+    }
+    header = as_csv.stdout.splitlines()[0].split(",")
+    assert header[-1] == "cache_write_1h_tokens"  # added last: older columns keep their places

@@ -88,6 +88,7 @@ def test_step_defaults_and_unknown_fields() -> None:
         None,
         False,
     )
+    assert s.stream is None  # automatic: see providers.streaming.wants_stream
     with pytest.raises(ValidationError, match="extra"):
         step("a", promt="typo")
 
@@ -102,6 +103,8 @@ def test_step_defaults_and_unknown_fields() -> None:
         ({"temperature": 2.5}, "less than or equal to 2"),
         ({"retries": -1}, "greater than or equal to 0"),
         ({"timeout_s": 0}, "greater than 0"),
+        ({"stream": "yes"}, "valid boolean"),
+        ({"stream": 1}, "valid boolean"),
         ({"prompt": "  "}, "must not be empty"),
         ({"stop": [""]}, "stop sequences must not be empty"),
         ({"output": {"type": "objekt"}}, "not a valid JSON Schema"),

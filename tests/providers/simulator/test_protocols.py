@@ -259,3 +259,5 @@ def test_a_gemini_key_in_the_url_works_but_is_recorded(
     assert (first.key_in_url, second.key_in_url) == (True, False)
     assert first.key_fingerprint == second.key_fingerprint
     assert KEY not in first.path
+    assert "key" not in first.query  # the record never holds a raw key
+    assert KEY not in str(first.to_json())
