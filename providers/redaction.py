@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["REDACTED", "install", "redact", "register", "variants"]
+__all__ = ["REDACTED", "install", "redact", "redact_secrets", "register", "variants"]
 
 REDACTED = "[redacted key]"
 _MIN_FRAGMENT = 8  # shorter base64 fragments would redact ordinary words
@@ -63,13 +63,21 @@ def redact(text: str) -> str:
     """`text` with every form of every live key replaced by `REDACTED`, in one pass."""
     if not text:
         return text
-    pattern = _live_pattern()
+    with _lock:
+        secrets: Iterable[Any] = list(_live)
+    pattern = _pattern_for(secrets)
     return pattern.sub(REDACTED, text) if pattern else text
 
 
-def _live_pattern() -> re.Pattern[str] | None:
-    with _lock:
-        secrets: Iterable[Any] = list(_live)
+def redact_secrets(text: str, secrets: Iterable[Any]) -> str:
+    """`text` with every form of just these `secrets` (objects with `reveal()`) redacted."""
+    if not text:
+        return text
+    pattern = _pattern_for(secrets)
+    return pattern.sub(REDACTED, text) if pattern else text
+
+
+def _pattern_for(secrets: Iterable[Any]) -> re.Pattern[str] | None:
     forms: set[str] = set()
     for secret in secrets:
         forms |= variants(secret.reveal())

@@ -1,11 +1,12 @@
-"""Live keys are cut out of model outputs before anyone sees them.
+"""The call's key is cut out of its model output before anyone sees it.
 
 A provider, or an OpenAI-compatible server an admin pointed a key at, can
 repeat the key it was called with in its reply. Outputs go to the person who
 ran the recipe and into later steps' prompts; a member may run recipes but
-must never read a raw key back (issue: vault roles). So every string in an
-output passes through the same redaction as log records, which knows every
-key alive in this process in every common encoding.
+must never read a raw key back. So every string in an output passes through
+the same redaction as log records, for that key, in every common encoding.
+Only the key: an output quoting the run's own (sensitive) inputs is the
+user's content and stays as it is.
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ from __future__ import annotations
 from typing import Any
 
 from providers import redaction
+from providers.secret import SecretKey
 
 __all__ = ["scrub_output"]
 
 
-def scrub_output(value: Any) -> Any:
-    """`value` (text, or a parsed structured output) with every live key redacted."""
+def scrub_output(value: Any, key: SecretKey) -> Any:
+    """`value` (text, or a parsed structured output) with `key` redacted everywhere in it."""
     if isinstance(value, str):
-        return redaction.redact(value)
+        return redaction.redact_secrets(value, (key,))
     if isinstance(value, dict):
-        return {scrub_output(k): scrub_output(v) for k, v in value.items()}
+        return {scrub_output(k, key): scrub_output(v, key) for k, v in value.items()}
     if isinstance(value, list):
-        return [scrub_output(item) for item in value]
+        return [scrub_output(item, key) for item in value]
     return value

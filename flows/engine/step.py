@@ -85,4 +85,5 @@ async def _execute(step: Step, model: ModelRef, scope: RunScope) -> Any:
         lambda: scope.client.complete(endpoint, request, timeout_s=step.timeout_s),
     )
     # A reply that repeats the key must not hand it to the user or the next prompt.
-    return scrub_output(response.parsed if step.output is not None else response.text)
+    output = response.parsed if step.output is not None else response.text
+    return scrub_output(output, endpoint.api_key)

@@ -26,10 +26,16 @@ def test_every_string_in_a_structured_output_is_scrubbed() -> None:
     key = SecretKey("sk-scrub-canary-0123456789")
     output = {"a": [f"x {key.reveal()} y", 3, None], key.reveal(): {"b": key.reveal()}}
 
-    scrubbed = scrub_output(output)
+    scrubbed = scrub_output(output, key)
 
     assert key.reveal() not in repr(scrubbed)
     assert scrubbed["a"] == [f"x {redaction.REDACTED} y", 3, None]
+
+
+def test_only_the_calls_key_is_scrubbed() -> None:
+    key, other = SecretKey("sk-scrub-canary-0123456789"), SecretKey("sensitive-input-value-42")
+
+    assert scrub_output(f"{other.reveal()}", key) == other.reveal()
 
 
 @pytest.mark.prefect
