@@ -73,6 +73,7 @@ class Action(StrEnum):
     USAGE_REPRICE = "usage.reprice"
     BUDGET_SET = "budget.set"
     BUDGET_REMOVE = "budget.remove"
+    BREAKER_RESET = "breaker.reset"
     AUDIT_READ = "audit.read"
     USER_LIST = "user.list"
     USER_ADD = "user.add"
@@ -90,6 +91,7 @@ _MANAGE = _RUN | {
     Action.USAGE_REPRICE,
     Action.BUDGET_SET,
     Action.BUDGET_REMOVE,
+    Action.BREAKER_RESET,
     Action.AUDIT_READ,
     Action.USER_LIST,
 }
@@ -115,6 +117,7 @@ _WHAT = {
     Action.USAGE_REPRICE: "reprice recorded usage",
     Action.BUDGET_SET: "set budgets",
     Action.BUDGET_REMOVE: "remove budgets",
+    Action.BREAKER_RESET: "reset circuit breakers",
     Action.AUDIT_READ: "read the audit log",
     Action.USER_LIST: "list users",
     Action.USER_ADD: "add users",

@@ -1,4 +1,10 @@
-"""`byok breakers`: the shared circuit breakers, as every worker on this database sees them."""
+"""`byok breakers`: the shared circuit breakers, as every worker on this database sees them.
+
+Breakers are kept per provider key, so they are org data: a user sees the
+breakers of the keys whose metadata they may see (every role of the key's org),
+and only an admin or owner of that org may reset one. Anything else is
+"no breaker", as for another org's objects everywhere in the vault.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from flows.cli.console import fail, out, print_json
+from flows.cli.signin import open_vault, vault_errors
 from providers.breaker import Breaker, BreakerKey, BreakerStore, Circuit
+from vault import VaultService
+from vault.access import Action
 from vault.db import get_engine
 
 __all__ = ["breaker_json", "breakers"]
@@ -27,17 +36,28 @@ def breakers(
             metavar="PROVIDER:MODEL@KEY_ID",
         ),
     ] = None,
+    org: Annotated[
+        str | None, typer.Option(help="Only this org's keys (default: every org of yours).")
+    ] = None,
 ) -> None:
     """Circuit breakers per provider, model and key: state, failure counts, cool-down."""
     store = BreakerStore(get_engine())
+    vault = open_vault()
+    with vault_errors():
+        owners = _key_orgs(vault, org)
     if reset is not None:
         key = _parse_key(reset)
-        if not store.reset(key):
+        owner = owners.get(key.key_id)
+        with vault_errors():
+            if owner is not None:
+                vault.require(owner, Action.BREAKER_RESET)
+        if owner is None or not store.reset(key):
             fail(f"no breaker for {reset}: `byok breakers` lists the ones that exist")
+        vault.record(Action.BREAKER_RESET, owner, detail=f"breaker {key}")
         out.print(f"breaker for {key} reset: closed, counts cleared")
         return
     now = time.time()
-    rows = store.all()
+    rows = [(key, breaker) for key, breaker in store.all() if key.key_id in owners]
     if json_output:
         print_json({"breakers": [breaker_json(key, breaker, now) for key, breaker in rows]})
         return
@@ -58,6 +78,15 @@ def breakers(
             str(breaker.times_opened),
         )
     out.print(table)
+
+
+def _key_orgs(vault: VaultService, org: str | None) -> dict[str, str]:
+    """The org of every key (any version, revoked too) whose metadata the principal may see."""
+    return {
+        info.id: info.org
+        for each in vault.orgs_for(org, Action.KEY_LIST)
+        for info in vault.list_keys(each, include_revoked=True)
+    }
 
 
 def breaker_json(key: BreakerKey, breaker: Breaker, now: float) -> dict[str, Any]:

@@ -38,6 +38,7 @@ EXPECTED: dict[Action, set[Role]] = {
     Action.USAGE_REPRICE: {OWNER, ADMIN},  # rewrites recorded costs: like managing keys
     Action.BUDGET_SET: {OWNER, ADMIN},
     Action.BUDGET_REMOVE: {OWNER, ADMIN},
+    Action.BREAKER_RESET: {OWNER, ADMIN},  # an operational override, like managing keys
     Action.AUDIT_READ: {OWNER, ADMIN},
     Action.USER_LIST: {OWNER, ADMIN},
     Action.USER_ADD: {OWNER},  # "owner manages users"
@@ -100,6 +101,7 @@ ATTEMPTS: dict[Action, Attempt] = {
     Action.USAGE_REPRICE: lambda v, _: v.authorize("acme", Action.USAGE_REPRICE),
     Action.BUDGET_SET: lambda v, _: v.authorize("acme", Action.BUDGET_SET),
     Action.BUDGET_REMOVE: lambda v, _: v.authorize("acme", Action.BUDGET_REMOVE),
+    Action.BREAKER_RESET: lambda v, _: v.authorize("acme", Action.BREAKER_RESET),
     Action.KEY_USE: lambda v, _: v.authorize_run("acme"),
     Action.KEY_ADD: lambda v, r: v.add_key("acme", provider="openai", name=f"n-{r}", secret="sk"),
     Action.KEY_ROTATE: lambda v, r: v.rotate_key("acme", f"rot-{r}", "sk-rotated"),
