@@ -13,11 +13,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from prefect import flow, task
+from prefect import Task, flow, task
 from prefect.cache_policies import INPUTS
+from prefect.client.schemas.objects import State
 from prefect.filesystems import LocalFileSystem
 from prefect.settings import (
     PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK,
@@ -27,7 +28,6 @@ from prefect.settings import (
     temporary_settings,
 )
 from prefect.settings.legacy import Setting
-from prefect.states import State
 
 from flows.engine import compile_recipe, run_recipe
 from flows.engine.persistence import PersistenceError, check_flow, check_run_context, check_task
@@ -109,9 +109,9 @@ def test_options_that_persist_a_step_are_refused_when_it_is_built() -> None:
     for changed in (
         built.with_options(persist_result=True),
         # Without `persist_result=False`, each of these turns persistence on.
-        built.with_options(persist_result=None, cache_policy=INPUTS),
-        built.with_options(persist_result=None, result_storage=f"local-file-system/{BLOCK}"),
-        built.with_options(persist_result=None, cache_key_fn=lambda *_: "same"),
+        Task(built.fn, name=built.name, cache_policy=INPUTS),
+        Task(built.fn, name=built.name, result_storage=f"local-file-system/{BLOCK}"),
+        Task(built.fn, name=built.name, cache_key_fn=lambda *_: "same"),
     ):
         with pytest.raises(PersistenceError, match="never stores step outputs"):
             check_task(changed)
@@ -130,7 +130,7 @@ async def test_a_run_that_prefect_would_persist_fails_before_any_call(
 ) -> None:
     persisting = compile_recipe(recipe(), policy=NO_WAIT).with_options(persist_result=True)
 
-    state: State[Any] = await persisting(ticket="hello", return_state=True)
+    state = cast("State[None]", await persisting(ticket="hello", return_state=True))
 
     assert state.is_failed()
     assert "Prefect would persist the results of recipe flow 'guard-test'" in (state.message or "")
