@@ -47,16 +47,16 @@ class Backend:
     """Where Prefect keeps its data for one privacy run, and how a user reaches it."""
 
     name: str
-    homes: list[Path]  # every directory a process of this backend writes to
+    homes: list[Path]  # the server's home, if it has one
     api_url: str | None  # None: the ephemeral API inside each `byok run`
     postgres: str | None  # the PostgreSQL database of the server, if any
     server: Process | None
 
-    def user_env(self, user_home: Path) -> dict[str, str]:
-        """The environment of a new user's `byok` commands."""
+    def user_env(self, byok_home: Path, prefect_home: Path) -> dict[str, str]:
+        """The environment of a user's `byok` commands."""
         settings = {
-            "PREFECT_HOME": str(user_home / "prefect"),
-            "BYOK_HOME": str(user_home / "byok"),
+            "PREFECT_HOME": str(prefect_home),
+            "BYOK_HOME": str(byok_home),
             **DEBUG_LOGGING,
         }
         if self.api_url is not None:
@@ -68,7 +68,7 @@ class Backend:
 def backend(name: str, root: Path) -> Iterator[Backend]:
     """The backend called `name` ("ephemeral", "sqlite" or "postgres") under `root`."""
     if name == "ephemeral":
-        yield Backend(name, [root / "user"], None, None, None)
+        yield Backend(name, [], None, None, None)
         return
     with contextlib.ExitStack() as stack:
         settings = {"PREFECT_HOME": str(root / "server"), "PREFECT_UI_ENABLED": "false"}
@@ -78,7 +78,7 @@ def backend(name: str, root: Path) -> Iterator[Backend]:
             settings["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url(database, "asyncpg")
         server, api_url = _start_server(root, settings)
         try:
-            yield Backend(name, [root / "user", root / "server"], api_url, database, server)
+            yield Backend(name, [root / "server"], api_url, database, server)
         finally:
             server.stop()
 
