@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from providers.simulator import SimulatorServer
+from providers.simulator import SimulatorServer, key_fingerprint
 from providers.types import Protocol
 from tests.deployments.processes import wait_until
 from tests.privacy.canaries import Canaries
@@ -133,6 +133,10 @@ def check_runs_happened(
         assert ok.json()["state"] == "COMPLETED"
     assert invalid.returncode != 0
     assert "count" in invalid.stderr
+    # Every call carried a canary key, each provider's, and never in the URL (Gemini too).
+    used = {r.key_fingerprint for r in sim.requests}
+    assert used == {key_fingerprint(key) for key in canaries.keys.values()}
+    assert not any(r.key_in_url for r in sim.requests)
     sent = {r.model for r in sim.requests}
     assert {"gpt-4.1-mini", "claude-sonnet-4-5", "gpt-4.1-nano"} <= sent
     assert "claude-opus-4-1" not in sent  # the budget stopped it before the call
