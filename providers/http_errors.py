@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from providers import redaction
 from providers.errors import (
     AuthenticationError,
     InvalidRequestError,
@@ -104,9 +105,10 @@ def safe_token(value: object) -> str | None:
 
     Error types and request ids go into exception messages; a proxy or an
     odd server could put anything in those fields, so only short
-    identifier-shaped strings are trusted.
+    identifier-shaped strings are trusted, and never one holding a live key
+    (a key is identifier-shaped too, and an echoing proxy may send it back).
     """
-    if isinstance(value, str) and _TOKEN.fullmatch(value):
+    if isinstance(value, str) and _TOKEN.fullmatch(value) and redaction.redact(value) == value:
         return value
     return None
 

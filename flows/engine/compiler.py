@@ -6,27 +6,45 @@ a small DAG scheduler: each step starts as soon as the steps it depends on
 have completed, so independent steps run concurrently. A failed step fails
 the flow run with a message naming the step; steps that depend on it are not
 started at all (rather than left `Pending`, which is what Prefect does).
+
+A failing flow returns a `Failed` state instead of raising: Prefect writes
+the exception a flow raises to result storage (as a cloudpickle file under
+`PREFECT_HOME/storage`) whatever `persist_result` says, and logs its
+traceback. A returned state is stored only when persistence is on, which it
+never is for our flows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from prefect import Flow, Task, get_run_logger
+from prefect.client.schemas.objects import State
+from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
+from prefect.states import Failed
 
 from flows.budget.errors import BudgetError
-from flows.engine.errors import StepFailedError
+from flows.engine.errors import RunError, StepFailedError
 from flows.engine.hooks import CallHook, RunInfo, finish_run
+from flows.engine.persistence import PersistenceError, check_flow, check_run_context
 from flows.engine.retry import DEFAULT_RETRY_POLICY, RetryPolicy, should_fall_back
 from flows.engine.scope import KeyResolver, RunScope, StepOutputs, output_sink, run_scope
 from flows.engine.sensitive import resolve_sensitive
 from flows.engine.step import build_step_task
 from flows.engine.wiring import default_hooks
-from flows.recipe import ModelRef, Recipe, Step, TemplateRenderError
+from flows.recipe import (
+    ModelRef,
+    Recipe,
+    RecipeError,
+    RecipeInputError,
+    Step,
+    TemplateRenderError,
+)
 from providers import redaction
 from providers.client import ProviderClient
 from providers.errors import ProviderError
@@ -45,21 +63,29 @@ def compile_recipe(
     keys: KeyResolver | None = None,
     policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     hooks: Callable[[], Sequence[CallHook]] = default_hooks,
-) -> Flow[..., Coroutine[Any, Any, None]]:
+) -> Flow[..., Coroutine[Any, Any, State[None] | None]]:
     """A Prefect flow that runs `recipe` for `user` of `org` with that org's keys only.
 
-    The flow returns nothing: outputs are user content and never pass through
-    Prefect states. In-process callers collect them through `output_sink`.
+    The flow returns nothing (or a `Failed` state): outputs are user content
+    and never pass through Prefect states. In-process callers collect them
+    through `output_sink`.
     `hooks` makes the call hooks for each run (see `flows.engine.wiring`).
     """
     redaction.install()  # live keys are redacted from every log record in this process
     dependencies = recipe.dependencies()
     order = recipe.topological_order()
 
-    async def run_recipe_flow(**inputs: Any) -> None:
+    async def run_recipe_flow(**inputs: Any) -> State[None] | None:
+        try:
+            check_run_context()
+        except PersistenceError as refused:
+            return _failed(refused)
         resolver = keys if keys is not None else VaultKeys(org=org)
-        # Sensitive inputs arrive as references; `held` keeps their values redacted.
-        values, held = await resolve_sensitive(recipe, inputs)
+        try:
+            # Sensitive inputs arrive as references; `held` keeps their values redacted.
+            values, held = await resolve_sensitive(recipe, inputs)
+        except RecipeInputError as unreadable:
+            return _failed(unreadable)
         async with ProviderClient() as client:
             scope = RunScope(
                 org=org,
@@ -77,16 +103,20 @@ def compile_recipe(
                 error: BaseException | None = None
                 try:
                     await _run_dag(recipe, order, dependencies, scope, policy)
-                except BaseException as failure:
+                except Exception as failure:
+                    error = failure
+                    return _failed(failure)
+                except BaseException as failure:  # cancelled or interrupted: Prefect's to handle
                     error = failure
                     raise
                 finally:
                     await finish_run(scope.hooks, _run_info(scope, error))
                     held.clear()
+        return None
 
     run_recipe_flow.__signature__ = _signature(recipe)  # type: ignore[attr-defined]
     run_recipe_flow.__doc__ = recipe.description or None
-    return Flow(
+    flow: Flow[..., Coroutine[Any, Any, State[None] | None]] = Flow(
         run_recipe_flow,
         name=recipe.name,
         description=recipe.description or None,
@@ -95,6 +125,33 @@ def compile_recipe(
         log_prints=False,
         validate_parameters=True,
     )
+    check_flow(flow)
+    return flow
+
+
+def _failed(error: Exception) -> State[None]:
+    """The flow run's final state for `error`, with a message free of content.
+
+    A `RunError`'s message names steps, models and error types only, and a
+    `RecipeError`'s (an unreadable sensitive input) names inputs and
+    references, never values; any
+    other exception is a bug whose text may hold content, so only its type
+    and where it was raised are logged. The state carries an empty result
+    record, which Prefect never writes to storage even if it would persist.
+    """
+    if isinstance(error, RunError | RecipeError):
+        message = str(error)
+    else:
+        frames = traceback.StackSummary.extract(traceback.walk_tb(error.__traceback__))
+        get_run_logger().error(
+            "recipe run failed with an unexpected %s, raised at:\n%s",
+            type(error).__name__,
+            "".join(frames.format()),
+        )
+        message = f"unexpected {type(error).__name__} (see the flow run's logs)"
+    context = FlowRunContext.get()
+    record = context.result_store.create_result_record(None) if context is not None else None
+    return Failed(message=message, data=record)
 
 
 def _run_info(scope: RunScope, error: BaseException | None) -> RunInfo:
@@ -185,7 +242,7 @@ async def _run_step(step: Step, scope: RunScope, policy: RetryPolicy) -> None:
                 continue
             reason = _after_fallbacks(str(error), given_up)
             raise StepFailedError(step.id, str(model), reason) from error
-        except (TemplateRenderError, VaultError, BudgetError) as error:
+        except (TemplateRenderError, VaultError, BudgetError, PersistenceError) as error:
             reason = _after_fallbacks(str(error), given_up)
             raise StepFailedError(step.id, str(model), reason) from error
         except Exception as error:

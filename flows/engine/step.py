@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 
 from flows.engine.hooks import CallInfo, call_with_hooks
+from flows.engine.persistence import check_run_context, check_task
 from flows.engine.retry import RetryPolicy
 from flows.engine.scope import RunScope, current_scope
 from flows.engine.scrub import scrub_output
@@ -39,12 +40,13 @@ def build_step_task(
     """
 
     async def call_model() -> Any:
+        check_run_context()  # before any prompt is rendered or key decrypted
         return await _execute(step, model, current_scope())
 
     name = task_run_name(step, model)
     call_model.__name__ = call_model.__qualname__ = f"step_{step.id}"
     retries = policy.retries if step.retries is None else step.retries
-    return Task(
+    task: Task[[], Coroutine[Any, Any, Any]] = Task(
         call_model,
         name=name,
         task_run_name=name,
@@ -55,6 +57,8 @@ def build_step_task(
         retry_jitter_factor=policy.jitter_factor,
         retry_condition_fn=policy.should_retry,
     )
+    check_task(task)
+    return task
 
 
 async def _execute(step: Step, model: ModelRef, scope: RunScope) -> Any:

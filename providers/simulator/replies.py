@@ -94,11 +94,12 @@ def digest(call: SimCall) -> str:
 def complete(call: SimCall, *, echo: bool = False, echo_key: str | None = None) -> Completion:
     """The deterministic reply to `call`, cut at a stop sequence or `max_tokens`.
 
-    `echo` repeats the prompt in a text reply, `echo_key` appends that key.
+    `echo` repeats the prompt in a text reply, `echo_key` appends that key; a
+    structured object reply gets them as an extra `echo` member.
     """
     seed = digest(call)
     if _wants_json(call):
-        full = _structured(call, seed)
+        full = _structured(call, seed, echo=_echo_text(call, echo=echo, echo_key=echo_key))
     else:
         full = _sentence(call, seed, echo=echo)
         full = f"{full} Key: {echo_key}" if echo_key else full
@@ -120,10 +121,19 @@ def _wants_json(call: SimCall) -> bool:
     return call.schema is not None or call.json_object
 
 
-def _structured(call: SimCall, seed: str) -> str:
-    if call.schema is None:
-        return json.dumps({"reply": _phrase(seed)})
-    return json.dumps(instance_for(call.schema, seed), ensure_ascii=False)
+def _structured(call: SimCall, seed: str, *, echo: str | None = None) -> str:
+    value = {"reply": _phrase(seed)} if call.schema is None else instance_for(call.schema, seed)
+    if echo is not None and isinstance(value, dict):
+        # An extra member: valid unless the schema forbids additional properties.
+        value = {**value, "echo": echo}
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _echo_text(call: SimCall, *, echo: bool, echo_key: str | None) -> str | None:
+    """What a structured reply repeats: "Prompt: …", "Key: …", both, or None."""
+    parts = [f"Prompt: {call.prompt}"] if echo else []
+    parts += [f"Key: {echo_key}"] if echo_key else []
+    return " ".join(parts) or None
 
 
 def _sentence(call: SimCall, seed: str, *, echo: bool) -> str:

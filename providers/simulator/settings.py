@@ -26,8 +26,10 @@ class SimulatorSettings:
     All are off by default, so that a leaked reply or error never carries a
     prompt or a key unless a test asks for it:
 
-    * `echo` appends the last user message to text replies;
-    * `echo_key` appends the API key the call was made with to text replies;
+    * `echo` appends the last user message to text replies (and puts it in
+      an extra `echo` member of structured object replies);
+    * `echo_key` appends the API key the call was made with to text replies
+      (and to that `echo` member);
     * `echo_errors` appends the last user message and the API key to the
       message of every error body (as "Incorrect API key provided: sk-…" does).
     """

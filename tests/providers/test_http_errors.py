@@ -21,6 +21,7 @@ from providers.errors import (
     ResponseError,
     ServerError,
 )
+from providers.secret import SecretKey
 from providers.types import Usage
 from providers.wire import WireAdapter
 
@@ -389,3 +390,13 @@ def test_errors_survive_pickling_with_their_attributes(error: ProviderError) -> 
     assert str(clone) == str(error)
     assert vars(clone) == vars(error)
     assert clone.retryable == error.retryable
+
+
+def test_an_identifier_echoing_a_live_key_is_never_trusted() -> None:
+    key = SecretKey("canary-echoed-by-a-proxy-0123456789")
+    assert http_errors.safe_token("req_0123456789abcdef") == "req_0123456789abcdef"
+    assert http_errors.safe_token(key.reveal()) is None
+    assert http_errors.safe_token(f"err-{key.reveal()}") is None
+    headers = {"x-request-id": key.reveal()}
+    error = http_errors.classify(400, http_errors.ErrorDetails(), headers, provider="openai")
+    assert key.reveal() not in str(error)

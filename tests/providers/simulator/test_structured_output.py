@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from providers.simulator import SimulatorServer
 from providers.simulator.instances import instance_for
 from providers.types import Protocol
 from tests.providers.simulator.calls import (
+    KEY,
     MAX_TOKENS_FINISH,
     build,
     call,
@@ -208,3 +210,22 @@ def test_gemini_refuses_a_schema_without_the_json_mime_type(
 
     assert response.status_code == 400
     assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+@pytest.mark.parametrize("protocol", list(Protocol), ids=lambda p: p.value)
+def test_echo_puts_the_prompt_and_key_in_an_extra_member_of_structured_replies(
+    sim: SimulatorServer, client: httpx.Client, protocol: Protocol
+) -> None:
+    plain = json.loads(
+        text_of(protocol, call(client, sim, protocol, "Extract 4471", schema=TRIAGE).json())
+    )
+    sim.settings = replace(sim.settings, echo=True, echo_key=True)
+
+    echoed = json.loads(
+        text_of(protocol, call(client, sim, protocol, "Extract 4471", schema=TRIAGE).json())
+    )
+
+    assert "echo" not in plain
+    assert echoed == {**plain, "echo": f"Prompt: Extract 4471 Key: {KEY}"}
+    # The schema forbids additional members: an echoing reply fails validation.
+    assert not Draft202012Validator(TRIAGE).is_valid(echoed)

@@ -1,0 +1,216 @@
+"""Privacy proof: prompts, outputs and keys never reach disk, logs or Prefect.
+
+A new user (fresh PREFECT_HOME and BYOK_HOME) adds canary keys through
+`byok keys add` (stdin), then runs recipes with `byok run` against a
+simulator that echoes prompts and keys into replies and error bodies, with
+every logger at DEBUG. Then every place data can land is searched for the
+canaries, raw and encoded: each file under the user's and the server's homes
+(SQLite databases with their -wal and -shm files, result storage decoded),
+every row of the Prefect and vault databases, a pg_dump, what the Prefect API
+returns (runs, states, task runs, logs, artifacts, events), the server's log
+and the commands' output. Keys and the prompt-only literal must be nowhere;
+the recipe input only in the flow run's parameters.
+
+The same runs are made on each backend: Prefect's ephemeral API, `prefect
+server` on SQLite, and `prefect server` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from providers.simulator import SimulatorServer, key_fingerprint
+from providers.types import Protocol
+from tests.deployments.processes import wait_until
+from tests.privacy.canaries import Canaries
+from tests.privacy.places import (
+    Finding,
+    search_api,
+    search_bytes,
+    search_files,
+    search_postgres,
+    search_sqlite,
+    sqlite_files,
+)
+from tests.privacy.scenarios import (
+    RunOutput,
+    add_keys,
+    prepare_simulator,
+    run_scenarios,
+    write_recipes,
+)
+from tests.privacy.servers import Backend, backend
+
+pytestmark = [pytest.mark.prefect, pytest.mark.postgres]
+
+# Where a recipe input may be stored: the flow run's parameters, and nowhere else.
+INPUT_ALLOWED = ("prefect.db:flow_run.parameters", "postgres:flow_run.parameters")
+
+
+@dataclass(frozen=True)
+class User:
+    """A new user: canaries, recipes, and a BYOK home whose keys were added with the CLI."""
+
+    root: Path
+    canaries: Canaries
+    recipes: dict[str, Path]
+    added: list[RunOutput]  # what `byok keys add` printed
+
+    def env(self, place: Backend) -> dict[str, str]:
+        return place.user_env(self.root / "byok", self.root / f"prefect-{place.name}")
+
+
+@pytest.fixture(scope="module")
+def user(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -> User:
+    """One user for the module's backends: keys are added once (each `byok` takes ~3 s)."""
+    root = tmp_path_factory.mktemp("user")
+    canaries = Canaries()
+    recipes = write_recipes(tmp_path_factory.mktemp("recipes"), canaries)
+    env = Backend("keys", [], None, None, None).user_env(root / "byok", root / "prefect-keys")
+    added = add_keys(env, simulator, canaries)
+    assert all(output.returncode == 0 for output in added), [o.stderr for o in added]
+    return User(root, canaries, recipes, added)
+
+
+# The ephemeral API starts inside each `byok run` (~25 s): there, only the run that
+# takes every path; the completed run is made against both servers. The invalid input
+# is refused before Prefect starts: once is enough.
+RUNS = {
+    "ephemeral": ("mix", "invalid input"),
+    "sqlite": ("mix", "ok"),
+    "postgres": ("mix", "ok"),
+}
+
+
+@pytest.mark.parametrize("backend_name", list(RUNS))
+def test_no_prompt_output_or_key_lands_anywhere(
+    backend_name: str, user: User, sim: SimulatorServer, tmp_path: Path
+) -> None:
+    canaries = user.canaries
+    prepare_simulator(sim)
+    with backend(backend_name, tmp_path) as place:
+        runs = run_scenarios(user.env(place), user.recipes, canaries, only=RUNS[backend_name])
+        for name, output in runs.items():  # kept with the test's files, to read on failure
+            (tmp_path / "logs").mkdir(exist_ok=True)
+            (tmp_path / "logs" / f"{name}.stderr").write_text(output.stderr)
+        check_runs_happened(runs, sim, canaries)
+        findings = search_outputs([*user.added, *runs.values()], canaries)
+        if place.api_url is not None:
+            final = [runs[name].json() for name in ("mix", "ok")]
+            wait_for_final_events(place.api_url, final)
+            findings += search_api(place.api_url, canaries.everything())
+        if place.server is not None:
+            place.server.stop()  # everything it buffered is written
+            findings += search_log(place.server.output(), "server log", canaries)
+        findings += search_stores(place, [user.root, *place.homes], canaries, tmp_path)
+
+    leaks = sorted(
+        str(f) for f in findings if f.canary != "input" or not f.where.endswith(INPUT_ALLOWED)
+    )
+    assert leaks == [], "canaries found:\n" + "\n".join(leaks)
+    # The input is stored as a flow parameter (the search would have found it there).
+    assert any(f.canary == "input" and f.where.endswith(INPUT_ALLOWED) for f in findings)
+
+
+def check_runs_happened(
+    runs: dict[str, RunOutput], sim: SimulatorServer, canaries: Canaries
+) -> None:
+    """The canaries reached the provider and came back in outputs; each path was taken."""
+    mix = runs["mix"]
+    assert mix.returncode == 1, mix.stderr[-3000:]
+    report = mix.json()
+    assert report["state"] == "FAILED"
+    assert set(report["outputs"]) == {"answer", "follow", "retried", "fellback"}
+    assert report["answered_by"]["fellback"] == "google:gemini-2.5-flash-lite"
+    answer = report["outputs"]["answer"]
+    assert canaries.literal in answer  # echoed: the literal is in a model output
+    assert canaries.keys[Protocol.OPENAI] in answer  # and so is the key
+    assert [row["attempt"] for row in report["usage"] if row["step"] == "retried"] == [2]
+    if ok := runs.get("ok"):
+        assert ok.returncode == 0, ok.stderr[-3000:]
+        assert ok.json()["state"] == "COMPLETED"
+    if invalid := runs.get("invalid input"):
+        assert invalid.returncode != 0
+        assert "input 'count'" in invalid.stderr
+    # Every call carried a canary key, each provider's, and never in the URL (Gemini too).
+    used = {r.key_fingerprint for r in sim.requests}
+    assert used == {key_fingerprint(key) for key in canaries.keys.values()}
+    assert not any(r.key_in_url for r in sim.requests)
+    sent = {r.model for r in sim.requests}
+    assert {"gpt-4.1-mini", "claude-sonnet-4-5", "gpt-4.1-nano"} <= sent
+    assert "claude-opus-4-1" not in sent  # the budget stopped it before the call
+
+
+def search_outputs(outputs: list[RunOutput], canaries: Canaries) -> list[Finding]:
+    """Each command's stderr, and its stdout except the model outputs it was asked to print."""
+    findings: list[Finding] = []
+    for output in outputs:
+        stdout = output.stdout
+        if output.command == "byok run" and output.stdout.startswith("{"):
+            document: dict[str, Any] = json.loads(output.stdout)
+            document.pop("outputs")  # the outputs the user asked for: echoed content
+            stdout = json.dumps(document)
+        for stream, text in (("stdout", stdout), ("stderr", output.stderr)):
+            findings += search_log(text, f"{output.command} {stream}", canaries)
+    return findings
+
+
+# A database driver's DEBUG record of the statement that writes a flow run's row, with
+# its parameters: aiosqlite logs every statement so, in the ephemeral API inside
+# `byok run` and in a `prefect server` on SQLite. The input is a flow parameter there.
+_PARAMETER_WRITE = re.compile(
+    r"\| (aiosqlite|sqlalchemy\.engine\S*|asyncpg) - .*'(INSERT INTO|UPDATE) flow_run[ (]"
+)
+
+
+def search_log(text: str, where: str, canaries: Canaries) -> list[Finding]:
+    """Findings in log text; the input only counts outside a flow-parameter write."""
+    findings = search_bytes(text.encode(), where, canaries.forbidden())
+    lines = [line for line in text.splitlines() if not _PARAMETER_WRITE.search(line)]
+    findings += search_bytes("\n".join(lines).encode(), where, {"input": canaries.input})
+    return findings
+
+
+def search_stores(
+    place: Backend, homes: list[Path], canaries: Canaries, root: Path
+) -> list[Finding]:
+    """Files under every home, every SQLite database's rows, the PostgreSQL database."""
+    everything = canaries.everything()
+    findings: list[Finding] = []
+    for home in homes:
+        storage = [p for p in home.rglob("storage") if p.is_dir()]
+        assert [f for s in storage for f in s.rglob("*") if f.is_file()] == []
+        for database in sqlite_files(home):
+            findings += search_sqlite(database, everything)
+    # Raw bytes of every file: the input may be in a Prefect database file (parameters).
+    for finding in search_files(homes, everything):
+        in_prefect_db = "/prefect.db" in finding.where and finding.canary == "input"
+        if not in_prefect_db:
+            findings.append(finding)
+    if place.postgres is not None:
+        for finding in search_postgres(place.postgres, everything, root / "prefect.sql"):
+            if not (finding.canary == "input" and finding.where.startswith("pg_dump")):
+                findings.append(finding)
+    return findings
+
+
+def wait_for_final_events(api_url: str, reports: list[dict[str, Any]]) -> None:
+    """Until the server has stored each run's final-state event (events are written late)."""
+    resources = [f"prefect.flow-run.{report['run_id']}" for report in reports]
+
+    def stored() -> bool:
+        body = {"filter": {"resource": {"id": resources}, "event": {"name": _FINAL_EVENTS}}}
+        page = httpx.post(f"{api_url}/events/filter", json=body, timeout=10).json()
+        return len({e["resource"]["prefect.resource.id"] for e in page["events"]}) == len(reports)
+
+    wait_until(stored, timeout=60, what="the runs' final-state events", poll=0.5)
+
+
+_FINAL_EVENTS = ["prefect.flow-run.Completed", "prefect.flow-run.Failed"]
