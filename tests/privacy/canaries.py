@@ -1,8 +1,9 @@
 """Unique canaries and every encoding under which a stored copy of one could hide.
 
-A run plants one canary per provider key, one in a recipe input and one as a
-literal in a prompt template (so it exists only in the rendered prompt and,
-through the simulator's echo, in model outputs). Each canary ends in a random
+A run plants one canary per provider key, one in a recipe input, one in a
+sensitive input (given by reference: only the reference may be stored) and one
+as a literal in a prompt template (so it exists only in the rendered prompt
+and, through the simulator's echo, in model outputs). Each canary ends in a random
 hex core; the core is what is searched, raw and encoded, so a copy is found
 whether it was stored quoted, JSON-escaped, URL-encoded, hex-dumped or inside
 a longer base64 string (a Basic auth header, a cloudpickle result file).
@@ -35,10 +36,12 @@ class Canaries:
     )
     input: str = field(default_factory=lambda: f"ticket-{_core()}")
     literal: str = field(default_factory=lambda: f"LITERAL-{_core()}")
+    sensitive: str = field(default_factory=lambda: f"SENSITIVE-{_core()}")
 
     def forbidden(self) -> dict[str, str]:
-        """Canaries that may appear nowhere: the keys and the prompt-only literal."""
-        return {**{f"key:{p.value}": k for p, k in self.keys.items()}, "literal": self.literal}
+        """Canaries that may appear nowhere: the keys, the prompt-only literal, the secret input."""
+        keys = {f"key:{p.value}": k for p, k in self.keys.items()}
+        return {**keys, "literal": self.literal, "sensitive": self.sensitive}
 
     def everything(self) -> dict[str, str]:
         """Every canary by name, the input included."""

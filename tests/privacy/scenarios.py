@@ -12,7 +12,9 @@ steps are independent and a failed step does not stop the others:
 
 `privacy-ok` completes (a structured step whose parsed output holds the echo
 feeds the next prompt). A third run gives `privacy-ok` an input that fails
-validation, which `byok run` must reject without repeating the value.
+validation and the sensitive input's value where its reference belongs, which
+`byok run` must reject without repeating either. Both recipes take a sensitive
+input: `privacy-mix` reads it from stdin (`-`), `privacy-ok` from a file.
 """
 
 from __future__ import annotations
@@ -36,11 +38,12 @@ MIX = """
 name: privacy-mix
 inputs:
   ticket: {type: string}
+  token: {sensitive: true}
 budget_usd: 1.0
 steps:
   - id: answer
     model: openai:gpt-5-mini
-    prompt: "LITERAL {{ inputs.ticket }}"
+    prompt: "LITERAL {{ inputs.ticket }} {{ inputs.token }}"
     max_tokens: 500
   - id: follow
     model: anthropic:claude-haiku-4-5
@@ -82,10 +85,11 @@ name: privacy-ok
 inputs:
   ticket: {type: string}
   count: {type: integer, default: 1}
+  token: {sensitive: true}
 steps:
   - id: extract
     model: google:gemini-2.5-flash
-    prompt: "Extract from LITERAL {{ inputs.ticket }}"
+    prompt: "Extract from LITERAL {{ inputs.ticket }} {{ inputs.token }}"
     max_tokens: 500
     output:
       type: object
@@ -99,9 +103,10 @@ steps:
 
 
 def write_recipes(folder: Path, canaries: Canaries) -> dict[str, Path]:
-    """The two recipes, with the literal canary in their templates, as YAML files."""
+    """The two recipes (literal canary in their templates) and the sensitive input's file."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {}
+    paths = {"token": folder / "token.txt"}
+    paths["token"].write_text(f"{canaries.sensitive}\n", encoding="utf-8")
     for name, text in (("mix", MIX), ("ok", OK)):
         paths[name] = folder / f"{name}.yaml"
         paths[name].write_text(text.replace("LITERAL", canaries.literal), encoding="utf-8")
@@ -170,9 +175,10 @@ def run_scenarios(
     `only` names the runs to make (all by default).
     """
     ticket = f"ticket={canaries.input}"
+    from_file = f"token=file:{recipes['token']}"
     commands = {
-        "mix": ["run", str(recipes["mix"]), "--json", "--input", ticket],
-        "ok": ["run", str(recipes["ok"]), "--json", "--input", ticket],
+        "mix": ["run", str(recipes["mix"]), "--json", "-i", ticket, "-i", "token=-"],
+        "ok": ["run", str(recipes["ok"]), "--json", "-i", ticket, "-i", from_file],
         "invalid input": [
             "run",
             str(recipes["ok"]),
@@ -180,7 +186,14 @@ def run_scenarios(
             ticket,
             "--input",
             f"count={canaries.input}",
+            "--input",
+            f"token={canaries.sensitive}",  # a value where its reference belongs
         ],
     }
+    stdin = {"mix": f"{canaries.sensitive}\n"}
     wanted = set(commands if only is None else only)
-    return {name: byok(args, env) for name, args in commands.items() if name in wanted}
+    return {
+        name: byok(args, env, stdin=stdin.get(name))
+        for name, args in commands.items()
+        if name in wanted
+    }

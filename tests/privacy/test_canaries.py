@@ -26,8 +26,8 @@ from typing import Any
 import httpx
 import pytest
 
+from providers.redaction import REDACTED
 from providers.simulator import SimulatorServer, key_fingerprint
-from providers.types import Protocol
 from tests.deployments.processes import wait_until
 from tests.privacy.canaries import Canaries
 from tests.privacy.places import (
@@ -131,7 +131,10 @@ def check_runs_happened(
     assert report["answered_by"]["fellback"] == "google:gemini-2.5-flash-lite"
     answer = report["outputs"]["answer"]
     assert canaries.literal in answer  # echoed: the literal is in a model output
-    assert canaries.keys[Protocol.OPENAI] in answer  # and so is the key
+    assert canaries.sensitive in answer  # the sensitive input, read from stdin, reached it
+    # The provider echoed its key too, but the engine cut it out of the output.
+    assert answer.endswith(f"Key: {REDACTED}")
+    assert not any(key in mix.stdout for key in canaries.keys.values())
     assert [row["attempt"] for row in report["usage"] if row["step"] == "retried"] == [2]
     if ok := runs.get("ok"):
         assert ok.returncode == 0, ok.stderr[-3000:]
@@ -139,6 +142,7 @@ def check_runs_happened(
     if invalid := runs.get("invalid input"):
         assert invalid.returncode != 0
         assert "input 'count'" in invalid.stderr
+        assert "input 'token': is sensitive: give a reference" in invalid.stderr
     # Every call carried a canary key, each provider's, and never in the URL (Gemini too).
     used = {r.key_fingerprint for r in sim.requests}
     assert used == {key_fingerprint(key) for key in canaries.keys.values()}
