@@ -302,21 +302,23 @@ class KeyStore:
         row: ProviderKey | None = None
         authorized = False
         try:
-            with Session(self._engine) as session:
+            with Session(self._engine, expire_on_commit=False) as session:
                 _authorize_use(session, org, event.actor)
                 authorized = True
                 org_row = _org_or_missing(session, org, prefix)
                 row = active_for_prefix(session, org_row, prefix)
                 data_key = self._data_key_of(session, org_row, row)
-            try:
-                secret = unseal(data_key, row.ciphertext, secret_ad(row)).decode()
-            except (DecryptionError, UnicodeDecodeError) as e:
-                raise undecryptable(org, row) from e
+                try:
+                    secret = unseal(data_key, row.ciphertext, secret_ad(row)).decode()
+                except (DecryptionError, UnicodeDecodeError) as e:
+                    raise undecryptable(org, row) from e
+                # The use is audited in the lookup's own transaction: one commit per call.
+                self._audit.append(session, _used(event, row))
+                session.commit()
         except VaultError as error:
             outcome = Outcome.FAILED if authorized else Outcome.DENIED
             self._audit.record(_used(replace(event, outcome=outcome, detail=str(error)), row))
             raise
-        self._audit.record(_used(event, row))
         return Endpoint.for_protocol(
             Protocol(row.protocol),
             SecretKey(secret),
