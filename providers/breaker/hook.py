@@ -13,8 +13,11 @@ step's fallback model. `after_call` classifies the outcome and folds it in:
                           failed before a reply for a reason of our own
 
 The database work runs in a thread so a busy database never stalls the
-other steps of the run. Wired first in `flows.engine.wiring`, so a refused
-call costs one indexed read and reaches no other hook.
+other steps of the run. An answer that changes nothing but the window's call
+count is counted in memory and written in batches (`providers.breaker.tally`):
+on the success path a call costs two reads and no write. Wired first in
+`flows.engine.wiring`, so a refused call costs one indexed read and reaches no
+other hook.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from prefect.exceptions import MissingContextError
 from prefect.logging import get_run_logger
 
+from providers.breaker import tally
 from providers.breaker.errors import CircuitOpenError
 from providers.breaker.events import Emit, emit_transition
 from providers.breaker.policy import BreakerPolicy
@@ -103,15 +107,35 @@ class BreakerHook:
         if result is CallResult.UNKNOWN and not admission.probe:
             return  # nothing learned, and no probe slot to give back
         now = self._clock()
+        store = self._store_()
+        quiet = result is CallResult.ANSWERED and not admission.probe
+        if quiet and await asyncio.to_thread(self._count_quiet_answer, store, key, admission, now):
+            return
         label = failure_label(outcome.error) if result is CallResult.FAILURE else None
+        pending = tally.take(store.engine, key)
 
         def fold(breaker: Breaker) -> tuple[Breaker, None]:
-            return record(breaker, admission, result, now, self._policy, failure=label), None
+            counted = tally.apply(breaker, pending)
+            return record(counted, admission, result, now, self._policy, failure=label), None
 
-        self._announce(await asyncio.to_thread(self._store_().change, key, fold))
+        self._announce(await asyncio.to_thread(store.change, key, fold))
 
-    async def after_run(self, run: RunInfo) -> None:
-        """Breakers outlive runs: nothing to do."""
+    async def after_run(self, run: RunInfo) -> None:  # noqa: ARG002
+        """Write the answers this process counted but has not written yet."""
+        if self._enabled and self._store is not None:
+            await asyncio.to_thread(_flush, self._store)
+
+    def _count_quiet_answer(
+        self, store: BreakerStore, key: BreakerKey, admission: Admission, now: float
+    ) -> bool:
+        """Count an answer that only bumps the window's count (see `tally`); False if not one."""
+        breaker = store.read(key)
+        if not tally.quiet(breaker, admission.generation, now, self._policy.window_s):
+            return False
+        due = tally.count(store.engine, key, breaker, now)
+        if due is not None:
+            store.change(key, lambda current: (tally.apply(current, due), None))
+        return True
 
     def _store_(self) -> BreakerStore:
         if self._store is None:
@@ -139,6 +163,11 @@ class BreakerHook:
                 after.circuit.value.replace("_", "-"),
                 after.reason,
             )
+
+
+def _flush(store: BreakerStore) -> None:
+    for key, pending in tally.take_all(store.engine):
+        store.change(key, lambda current, p=pending: (tally.apply(current, p), None))  # type: ignore[misc]
 
 
 def classify_outcome(outcome: CallOutcome) -> CallResult:
