@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -200,7 +200,8 @@ class AuditLog:
         at = _utc(self._clock())
         fields = _columns(record)
         mac = _mac(self._unwrap_chain_key(str(bumped[2]), bytes(bumped[3])), seq, at, prev, fields)
-        session.add(AuditEvent(seq=seq, at=at, prev=prev, mac=mac, **fields))
+        # Core statements, not the ORM's unit of work: no flush bookkeeping per event.
+        session.exec(insert(AuditEvent).values(seq=seq, at=at, prev=prev, mac=mac, **fields))
         session.exec(update(AuditChain).where(col(AuditChain.id) == _CHAIN_ID).values(head=mac))
         return AuditEntry(seq=seq, at=at, record=record, prev=prev, mac=mac)
 
