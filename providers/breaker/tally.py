@@ -17,10 +17,17 @@ into the row:
 Pending answers belong to the window and generation they were counted in:
 if the breaker moved on meanwhile (a new window, or it opened), they are
 dropped rather than counted against the wrong window, exactly as a late
-outcome is ignored by `state.record`. What this trades: another worker's
-failure-rate judgement may miss up to `FLUSH_AFTER_S` of this worker's
-answers, and a worker that dies loses its pending answers (counts only; the
-circuit state and every failure are written at once, as before).
+outcome is ignored by `state.record`.
+
+Whether an answer is such a quiet one is judged on the breaker as the call's
+admission read it, so the answer costs no read either. A caller's answer
+after its own failure always resets the run of failures (its admission saw
+the failure). What this trades: a failure recorded by a concurrent call
+while this one was out is not reset by this call's answer (the two calls
+overlapped; either order is a fair reading), another worker's failure-rate
+judgement may miss up to `FLUSH_AFTER_S` of this worker's answers, and a
+worker that dies loses its pending answers (counts only; the circuit state
+and every failure are written at once, as before).
 """
 
 from __future__ import annotations
