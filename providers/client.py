@@ -34,6 +34,8 @@ is used from the next call on.
 from __future__ import annotations
 
 import asyncio
+import ssl
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import TracebackType
@@ -178,6 +180,7 @@ class ProviderClient:
         if client is None:
             client = httpx.AsyncClient(
                 transport=self._transport,
+                verify=_shared_ssl_context() if self._transport is None else True,
                 headers={"user-agent": _USER_AGENT},
                 follow_redirects=False,
             )
@@ -224,6 +227,25 @@ class ProviderClient:
             raise _transport_error(error, endpoint, seen()) from None
         except httpx.HTTPError as error:
             raise _transport_error(error, endpoint, seen()) from error
+
+
+_ssl_context: ssl.SSLContext | None = None
+_ssl_lock = threading.Lock()
+
+
+def _shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context for every client of the process, built on first use.
+
+    Building one loads certifi's CA bundle (~40 ms of CPU); a client per run
+    would pay that every run. The context holds trust settings only (the same
+    `httpx.create_ssl_context()` a client builds by default), never a key, and
+    is safe to share between clients and threads.
+    """
+    global _ssl_context  # noqa: PLW0603 - a per-process cache, filled once under the lock
+    with _ssl_lock:
+        if _ssl_context is None:
+            _ssl_context = httpx.create_ssl_context()
+        return _ssl_context
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
@@ -62,8 +63,13 @@ class Cost:
     source: str
 
 
+@cache
 def price_source() -> str:
-    """The bundled price table's name and version, e.g. "genai-prices 0.2.3"."""
+    """The bundled price table's name and version, e.g. "genai-prices 0.2.3".
+
+    Read once: the table in memory is the one imported at start-up, whatever is
+    installed later, and reading package metadata costs milliseconds per call.
+    """
     return f"genai-prices {version('genai-prices')}"
 
 
@@ -108,17 +114,22 @@ def _genai_usage(usage: Usage) -> genai_prices.Usage:
 
 
 def _split(model_price: ModelPrice, usage: Usage, source: str) -> Cost:
-    """Price `usage` once per price key, the others zeroed, and sum by component."""
+    """Price `usage` once per bill component, the other components' prices zeroed."""
     from genai_prices.types import ModelPrice
 
     prices = {key: value for key, value in vars(model_price).items() if not key.startswith("_")}
     tokens = _genai_usage(usage)
     parts = dict.fromkeys(("input", "cache_read", "cache_write", "output"), Decimal(0))
-    for key, value in prices.items():
-        if value is None:
-            continue
-        alone = ModelPrice(**{k: (value if k == key else Decimal(0)) for k in prices})
-        parts[_component(key)] += alone.calc_price(tokens)["total_price"]
+    # Each price key's charge depends on its own count only, so the keys of one
+    # component are priced together: one pass per component, not per key.
+    for component in {_component(key) for key, value in prices.items() if value is not None}:
+        alone = ModelPrice(
+            **{
+                k: (v if v is not None and _component(k) == component else Decimal(0))
+                for k, v in prices.items()
+            }
+        )
+        parts[component] = alone.calc_price(tokens)["total_price"]
     return Cost(
         input_usd=parts["input"],
         cache_read_usd=parts["cache_read"],

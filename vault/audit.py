@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -156,6 +156,9 @@ class AuditLog:
         self._engine = engine
         self._keks = keks
         self._clock = clock
+        # The chain's MAC key, unwrapped once per wrapped form (a master-key rotation
+        # re-wraps it, which shows as a new entry). It signs events; it is no provider key.
+        self._chain_keys: dict[tuple[str, bytes], bytes] = {}
 
     def ensure_chain(self) -> None:
         """Create the chain (its head and wrapped MAC key) if this database has none yet."""
@@ -183,7 +186,12 @@ class AuditLog:
             update(AuditChain)
             .where(col(AuditChain.id) == _CHAIN_ID)
             .values(seq=col(AuditChain.seq) + 1)
-            .returning(col(AuditChain.seq), col(AuditChain.head))
+            .returning(
+                col(AuditChain.seq),
+                col(AuditChain.head),
+                col(AuditChain.kek_id),
+                col(AuditChain.wrapped_key),
+            )
         ).one_or_none()
         if bumped is None:
             raise VaultError("the audit chain is missing: open the vault with KeyStore.open()")
@@ -191,8 +199,9 @@ class AuditLog:
         record = _fit(record)
         at = _utc(self._clock())
         fields = _columns(record)
-        mac = _mac(self._chain_key(session), seq, at, prev, fields)
-        session.add(AuditEvent(seq=seq, at=at, prev=prev, mac=mac, **fields))
+        mac = _mac(self._unwrap_chain_key(str(bumped[2]), bytes(bumped[3])), seq, at, prev, fields)
+        # Core statements, not the ORM's unit of work: no flush bookkeeping per event.
+        session.exec(insert(AuditEvent).values(seq=seq, at=at, prev=prev, mac=mac, **fields))
         session.exec(update(AuditChain).where(col(AuditChain.id) == _CHAIN_ID).values(head=mac))
         return AuditEntry(seq=seq, at=at, record=record, prev=prev, mac=mac)
 
@@ -246,7 +255,14 @@ class AuditLog:
         chain = session.get(AuditChain, _CHAIN_ID)
         if chain is None:
             raise VaultError("the audit chain is missing: open the vault with KeyStore.open()")
-        return self._keks.get(chain.kek_id).unwrap(chain.wrapped_key, CHAIN_KEY_AD)
+        return self._unwrap_chain_key(chain.kek_id, chain.wrapped_key)
+
+    def _unwrap_chain_key(self, kek_id: str, wrapped: bytes) -> bytes:
+        key = self._chain_keys.get((kek_id, wrapped))
+        if key is None:
+            key = self._keks.get(kek_id).unwrap(wrapped, CHAIN_KEY_AD)
+            self._chain_keys[(kek_id, wrapped)] = key
+        return key
 
 
 def _all_events(session: Session) -> Iterator[AuditEvent]:

@@ -15,7 +15,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from providers.endpoint import Endpoint
-from vault.store import DEFAULT_ORG, KeyStore
+from vault.opened import opened_store
+from vault.store import DEFAULT_ORG
 
 __all__ = ["VaultKeys"]
 
@@ -95,5 +96,5 @@ class VaultKeys(Block):
         a `vault.VaultError` naming the reason when `user` may not use this
         org's keys.
         """
-        store = KeyStore.open(self.database_url)
+        store = opened_store(self.database_url)  # opened and checked once per master key ring
         return store.resolve(self.org, prefix, user=user, run_id=run_id, step=step)

@@ -10,20 +10,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, exists, select
 
 from providers.types import Protocol
 from vault.access import DEFAULT_ORG
 from vault.errors import DecryptionError, KeyExistsError, KeyNotFoundError
-from vault.models import KeyStatus, Org, OrgDataKey, ProviderKey
+from vault.models import KeyStatus, Org, OrgDataKey, ProviderKey, User
 
 __all__ = [
     "KeyInfo",
+    "NamedKey",
     "active_by_name",
     "active_by_ref",
     "active_for_prefix",
     "key_exists",
     "key_info",
+    "key_named",
     "latest_data_key",
     "missing",
     "undecryptable",
@@ -119,6 +121,40 @@ def active_by_ref(session: Session, org: Org, ref: str) -> ProviderKey:
             f"add a new one with `{_add_command(org.slug, ref)}`"
         )
     raise KeyNotFoundError(f"no key '{ref}' in org '{org.slug}' (`byok keys list` shows its keys)")
+
+
+@dataclass(frozen=True, slots=True)
+class NamedKey:
+    """An org's active key of a given name, the org's data keys, and whether users exist."""
+
+    org: Org
+    key: ProviderKey
+    data_keys: tuple[OrgDataKey, ...]
+    users_exist: bool
+
+
+def key_named(session: Session, org: str, name: str) -> NamedKey | None:
+    """One query for what a call's resolution needs when PREFIX names a key of `org`.
+
+    None when the org has no active key of that name (then the step-by-step
+    lookups find the key by provider, or say what is missing). Every table is
+    joined on the org's id: no row of another org can come back.
+    """
+    statement = (
+        select(Org, ProviderKey, OrgDataKey, exists(select(User.id)))
+        .join(ProviderKey, col(ProviderKey.org_id) == col(Org.id))
+        .join(OrgDataKey, col(OrgDataKey.org_id) == col(Org.id))
+        .where(
+            Org.slug == org,
+            ProviderKey.name == name,
+            ProviderKey.status == KeyStatus.ACTIVE.value,
+        )
+    )
+    rows = session.exec(statement).all()
+    if not rows:
+        return None
+    org_row, key, _, users_exist = rows[0]
+    return NamedKey(org_row, key, tuple(row[2] for row in rows), bool(users_exist))
 
 
 def active_for_prefix(session: Session, org: Org, prefix: str) -> ProviderKey:

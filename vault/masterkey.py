@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import os
 import re
 import secrets
@@ -187,6 +188,15 @@ class MasterKeyRing:
                 f"(it has {', '.join(repr(i) for i in self._keks)}); add it as "
                 f"'{kek_id}:BASE64' to {MASTER_KEY_ENV}"
             ) from None
+
+    def same_keys(self, other: MasterKeyRing) -> bool:
+        """Whether `other` holds exactly these KEKs, in the same order (constant-time compare)."""
+        if self.ids != other.ids:
+            return False
+        return all(
+            hmac.compare_digest(kek._key, other._keks[kek_id]._key)
+            for kek_id, kek in self._keks.items()
+        )
 
     def __repr__(self) -> str:
         return f"MasterKeyRing(ids={self.ids!r}, source={self._source!r})"

@@ -48,6 +48,7 @@ from vault.lookup import (
     active_for_prefix,
     key_exists,
     key_info,
+    key_named,
     latest_data_key,
     missing,
     undecryptable,
@@ -302,21 +303,29 @@ class KeyStore:
         row: ProviderKey | None = None
         authorized = False
         try:
-            with Session(self._engine) as session:
-                _authorize_use(session, org, event.actor)
+            with Session(self._engine, expire_on_commit=False) as session:
+                found = key_named(session, org, prefix)  # the usual case in one query
+                if found is None or found.users_exist:
+                    _authorize_use(session, org, event.actor)
                 authorized = True
-                org_row = _org_or_missing(session, org, prefix)
-                row = active_for_prefix(session, org_row, prefix)
-                data_key = self._data_key_of(session, org_row, row)
-            try:
-                secret = unseal(data_key, row.ciphertext, secret_ad(row)).decode()
-            except (DecryptionError, UnicodeDecodeError) as e:
-                raise undecryptable(org, row) from e
+                if found is None:
+                    org_row = _org_or_missing(session, org, prefix)
+                    row = active_for_prefix(session, org_row, prefix)
+                    data_key = self._data_key_of(session, org_row, row)
+                else:
+                    org_row, row = found.org, found.key
+                    data_key = self._data_key_among(org_row, row, found.data_keys)
+                try:
+                    secret = unseal(data_key, row.ciphertext, secret_ad(row)).decode()
+                except (DecryptionError, UnicodeDecodeError) as e:
+                    raise undecryptable(org, row) from e
+                # The use is audited in the lookup's own transaction: one commit per call.
+                self._audit.append(session, _used(event, row))
+                session.commit()
         except VaultError as error:
             outcome = Outcome.FAILED if authorized else Outcome.DENIED
             self._audit.record(_used(replace(event, outcome=outcome, detail=str(error)), row))
             raise
-        self._audit.record(_used(event, row))
         return Endpoint.for_protocol(
             Protocol(row.protocol),
             SecretKey(secret),
@@ -369,6 +378,19 @@ class KeyStore:
         """The data key named in the secret's header, which must belong to the same org."""
         try:
             data_key = session.get(OrgDataKey, key_id_of(row.ciphertext))
+            if data_key is None or data_key.org_id != org.id:
+                raise DecryptionError("the sealed key names no data key of its org")
+            return self._unwrap(data_key)
+        except DecryptionError as e:
+            raise undecryptable(org.slug, row) from e
+
+    def _data_key_among(
+        self, org: Org, row: ProviderKey, data_keys: tuple[OrgDataKey, ...]
+    ) -> bytes:
+        """Like `_data_key_of`, from the org's data keys already read."""
+        try:
+            wanted = key_id_of(row.ciphertext)
+            data_key = next((k for k in data_keys if k.id == wanted), None)
             if data_key is None or data_key.org_id != org.id:
                 raise DecryptionError("the sealed key names no data key of its org")
             return self._unwrap(data_key)

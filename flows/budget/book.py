@@ -23,6 +23,7 @@ lock another coroutine of the same process waits for.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,10 +41,20 @@ from flows.budget.periods import Period, window
 from flows.ledger.models import UsageRecord
 from flows.ledger.recorder import CallContext
 
-__all__ = ["DEFAULT_TTL", "BudgetBook", "Crossing", "Hold", "WindowSpec", "crossed_threshold"]
+__all__ = [
+    "BUDGETS_FRESH_S",
+    "DEFAULT_TTL",
+    "BudgetBook",
+    "Crossing",
+    "Hold",
+    "WindowSpec",
+    "crossed_threshold",
+]
 
 #: How long a reservation outlives a process that died mid-call.
 DEFAULT_TTL = timedelta(hours=1)
+#: How long a book trusts the budgets it read (a budget set mid-run applies within this).
+BUDGETS_FRESH_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +104,7 @@ class BudgetBook:
         self._clock = clock
         self._ttl = ttl
         self._ids: dict[str, int] = {}
+        self._budget_rows: dict[tuple[str, str], tuple[float, Sequence[Budget]]] = {}
 
     def windows_for(self, ctx: CallContext) -> list[WindowSpec]:
         """Every window a call of `ctx` must fit in, for the current period."""
@@ -110,14 +122,26 @@ class BudgetBook:
                     hint="raise the recipe's budget_usd",
                 )
             )
+        specs.extend(_budget_window(budget, now) for budget in self._budgets(ctx.org, ctx.user))
+        return specs
+
+    def _budgets(self, org: str, user: str) -> Sequence[Budget]:
+        """The org's and the user's budgets, read at most every `BUDGETS_FRESH_S` per book.
+
+        A book serves one run: its calls would otherwise read the same rows once
+        per call. A budget set or changed mid-run applies within that many seconds.
+        """
+        cached = self._budget_rows.get((org, user))
+        if cached is not None and time.monotonic() - cached[0] < BUDGETS_FRESH_S:
+            return cached[1]
         with Session(self._engine) as session:
             budgets = session.exec(
                 select(Budget)
-                .where(Budget.org == ctx.org, col(Budget.user).in_(("", ctx.user)))
+                .where(Budget.org == org, col(Budget.user).in_(("", user)))
                 .order_by(col(Budget.id))
             ).all()
-        specs.extend(_budget_window(budget, now) for budget in budgets)
-        return specs
+        self._budget_rows[(org, user)] = (time.monotonic(), budgets)
+        return budgets
 
     def spec_for(self, budget: Budget) -> WindowSpec:
         """The window of `budget` for the current period."""

@@ -1,13 +1,15 @@
 """One recipe step as a Prefect task: render, resolve the key, call through the hooks.
 
 Everything that touches content happens inside the task and stays in memory:
-the prompt is rendered here, the key is decrypted here (no cache, so a
-rotation applies to the next call), and the hooks (ledger, and whatever else
-the run was compiled with) see only this in-memory call.
+the prompt is rendered here, the key is decrypted here, in a worker thread of
+the task's process (no cache, so a rotation applies to the next call), and the
+hooks (ledger, and whatever else the run was compiled with) see only this
+in-memory call.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
@@ -76,7 +78,11 @@ async def _execute(step: Step, model: ModelRef, scope: RunScope) -> Any:
         output_schema=step.output,
         stream=step.stream,
     )
-    endpoint = scope.keys.resolve(model.prefix, user=scope.user, run_id=scope.run_id, step=step.id)
+    # The vault's queries, decryption and audit write run in a worker thread, so
+    # the run's other steps keep going while this one waits for the database.
+    endpoint = await asyncio.to_thread(
+        scope.keys.resolve, model.prefix, user=scope.user, run_id=scope.run_id, step=step.id
+    )
     call = CallInfo(
         context=scope.call_context(step.id, attempt=task_run.run_count or 1),
         model=model,

@@ -2,6 +2,7 @@
 
 models.py       UsageRecord, one row per provider call that returned usage
 recorder.py     building a priced row and committing it, idempotent on call_key
+group_commit.py rows of calls that finish together committed in one transaction
 queries.py      a run's rows, filtered rows, grouped totals
 hook.py         LedgerHook: the ledger as a call hook
 run_report.py   a run's cost as a Prefect table artifact and a log line

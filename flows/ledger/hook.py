@@ -2,9 +2,11 @@
 
 That includes failed calls whose error carried usage (a structured reply that
 did not validate is still billed) and every retry and fallback attempt, since
-each is its own call with its own attempt number. Each row is committed as
-soon as its call returns. When the run ends, its cost is published to Prefect
-(a table artifact and a log line, numbers only).
+each is its own call with its own attempt number. Each row is committed
+before its call's hooks return, in one transaction with the rows of calls
+that finished alongside it (`flows.ledger.group_commit`). When the run ends,
+its cost is published to Prefect (a table artifact and a log line, numbers
+only).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from flows.ledger.group_commit import write_row
 from flows.ledger.queries import rows_for_run
-from flows.ledger.recorder import build_record, outcome_of, price_call, record
+from flows.ledger.recorder import build_record, outcome_of, price_call, row_values
 from flows.ledger.run_report import publish_run_cost, run_logger
 from providers.pricing import Cost, PriceFileError
 from vault.db import get_engine
@@ -65,7 +68,8 @@ class LedgerHook:
             cost=_price_or_warn(call, usage, model_reported, now),
             at=now,
         )
-        record(get_engine(), row)
+        # Committed (with the rows of calls finishing alongside) before this returns.
+        await write_row(get_engine(), row_values(row))
 
     async def after_run(self, run: RunInfo) -> None:
         """Publish the run's cost per step to Prefect: an artifact and a log line."""

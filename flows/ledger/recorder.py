@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -31,6 +32,8 @@ __all__ = [
     "outcome_of",
     "price_call",
     "record",
+    "record_many",
+    "row_values",
 ]
 
 # Error types come from provider error bodies: only plain identifiers are kept.
@@ -169,12 +172,27 @@ _COST_COLUMNS = (
 
 def record(engine: Engine, row: UsageRecord) -> None:
     """Insert and commit `row` unless a row with the same `call_key` exists."""
-    values = row.model_dump(exclude={"id"})
+    record_many(engine, [row_values(row)])
+
+
+def row_values(row: UsageRecord) -> dict[str, object]:
+    """The columns to insert for `row` (the database assigns `id`)."""
+    return row.model_dump(exclude={"id"})
+
+
+def record_many(engine: Engine, rows: Sequence[Mapping[str, object]]) -> None:
+    """Insert `rows` (from `row_values`) in one transaction, skipping known `call_key`s.
+
+    Committed when this returns. Idempotent, so a batch that failed can be
+    written again row by row without counting any call twice.
+    """
+    if not rows:
+        return
     table = UsageRecord.__table__  # type: ignore[attr-defined]
     stmt: Executable
     if engine.dialect.name == "postgresql":
-        stmt = postgresql.insert(table).values(values).on_conflict_do_nothing()
+        stmt = postgresql.insert(table).on_conflict_do_nothing()
     else:
-        stmt = sqlite.insert(table).values(values).on_conflict_do_nothing()
+        stmt = sqlite.insert(table).on_conflict_do_nothing()
     with engine.begin() as conn:
-        conn.execute(stmt)
+        conn.execute(stmt, [dict(values) for values in rows])

@@ -13,8 +13,11 @@ step's fallback model. `after_call` classifies the outcome and folds it in:
                           failed before a reply for a reason of our own
 
 The database work runs in a thread so a busy database never stalls the
-other steps of the run. Wired first in `flows.engine.wiring`, so a refused
-call costs one indexed read and reaches no other hook.
+other steps of the run. An answer that changes nothing but the window's call
+count is counted in memory and written in batches (`providers.breaker.tally`):
+on the success path a call costs the admission's read and no write. Wired first in
+`flows.engine.wiring`, so a refused call costs one indexed read and reaches no
+other hook.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from prefect.exceptions import MissingContextError
 from prefect.logging import get_run_logger
 
+from providers.breaker import tally
 from providers.breaker.errors import CircuitOpenError
 from providers.breaker.events import Emit, emit_transition
 from providers.breaker.policy import BreakerPolicy
@@ -77,7 +82,8 @@ class BreakerHook:
         self._store = store
         self._clock = clock
         self._emit = emit
-        self._admitted: dict[int, tuple[BreakerKey, Admission]] = {}
+        # Per call in flight: its breaker, its admission, and the breaker as admission read it.
+        self._admitted: dict[int, tuple[BreakerKey, Admission, Breaker]] = {}
 
     async def before_call(self, call: CallInfo) -> None:
         """Refuse the call with `CircuitOpenError` if its breaker is open."""
@@ -91,27 +97,39 @@ class BreakerHook:
         self._announce(change)
         if not change.value.allowed:
             raise _refusal(key, change.after, now)
-        self._admitted[id(call)] = (key, change.value)
+        self._admitted[id(call)] = (key, change.value, change.after)
 
     async def after_call(self, call: CallInfo, outcome: CallOutcome) -> None:
         """Count the outcome; a failure may open the breaker, a probe's success closes it."""
         admitted = self._admitted.pop(id(call), None)
         if admitted is None:
             return
-        key, admission = admitted
+        key, admission, seen = admitted
         result = classify_outcome(outcome)
         if result is CallResult.UNKNOWN and not admission.probe:
             return  # nothing learned, and no probe slot to give back
         now = self._clock()
+        store = self._store_()
+        quiet = result is CallResult.ANSWERED and not admission.probe
+        if quiet and tally.quiet(seen, admission.generation, now, self._policy.window_s):
+            # Only the window's count changes: counted in memory, written when due.
+            due = tally.count(store.engine, key, seen, now)
+            if due is not None:
+                await asyncio.to_thread(store.change, key, partial(_counted, due))
+            return
         label = failure_label(outcome.error) if result is CallResult.FAILURE else None
+        pending = tally.take(store.engine, key)
 
         def fold(breaker: Breaker) -> tuple[Breaker, None]:
-            return record(breaker, admission, result, now, self._policy, failure=label), None
+            counted = tally.apply(breaker, pending)
+            return record(counted, admission, result, now, self._policy, failure=label), None
 
-        self._announce(await asyncio.to_thread(self._store_().change, key, fold))
+        self._announce(await asyncio.to_thread(store.change, key, fold))
 
-    async def after_run(self, run: RunInfo) -> None:
-        """Breakers outlive runs: nothing to do."""
+    async def after_run(self, run: RunInfo) -> None:  # noqa: ARG002
+        """Write the answers this process counted but has not written yet."""
+        if self._enabled and self._store is not None:
+            await asyncio.to_thread(_flush, self._store)
 
     def _store_(self) -> BreakerStore:
         if self._store is None:
@@ -139,6 +157,15 @@ class BreakerHook:
                 after.circuit.value.replace("_", "-"),
                 after.reason,
             )
+
+
+def _flush(store: BreakerStore) -> None:
+    for key, pending in tally.take_all(store.engine):
+        store.change(key, partial(_counted, pending))
+
+
+def _counted(pending: tally.Tally, breaker: Breaker) -> tuple[Breaker, None]:
+    return tally.apply(breaker, pending), None
 
 
 def classify_outcome(outcome: CallOutcome) -> CallResult:

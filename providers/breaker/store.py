@@ -55,6 +55,11 @@ class BreakerStore:
         self._engine = engine
         self._max_attempts = max_attempts
 
+    @property
+    def engine(self) -> Engine:
+        """The database the breakers live in."""
+        return self._engine
+
     def read(self, key: BreakerKey) -> Breaker:
         """The breaker's current state (closed when it has never been used)."""
         with self._engine.connect() as conn:
