@@ -21,6 +21,7 @@ from flows.cli import (
     users,
     vault_admin,
 )
+from flows.driver_logs import quiet_parameter_loggers
 
 __all__ = ["app", "main"]
 
@@ -50,4 +51,7 @@ app.add_typer(server.app, name="server")
 
 def main() -> None:
     """Console-script entry point."""
+    # Before Prefect configures logging: its temporary API server and this process
+    # must not log flow parameters even with the root logger at DEBUG.
+    quiet_parameter_loggers()
     app()

@@ -29,6 +29,7 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 
 from flows.budget.errors import BudgetError
+from flows.driver_logs import quiet_parameter_loggers
 from flows.engine.errors import RunError, StepFailedError
 from flows.engine.hooks import CallHook, RunInfo, finish_run
 from flows.engine.persistence import PersistenceError, check_flow, check_run_context
@@ -72,6 +73,7 @@ def compile_recipe(
     `hooks` makes the call hooks for each run (see `flows.engine.wiring`).
     """
     redaction.install()  # live keys are redacted from every log record in this process
+    quiet_parameter_loggers()  # nor do database drivers log the run's parameters
     dependencies = recipe.dependencies()
     order = recipe.topological_order()
 
