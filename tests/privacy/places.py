@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.privacy.canaries import found_in
 
 __all__ = [
     "Finding",
+    "event_window",
     "search_api",
     "search_bytes",
     "search_files",
@@ -169,17 +171,25 @@ def _postgres_columns(url: str, canaries: Mapping[str, str]) -> list[Finding]:
     return sorted(findings)
 
 
-def search_api(api_url: str, canaries: Mapping[str, str]) -> list[Finding]:
-    """Flow runs (parameters aside) and their states, task runs, logs, artifacts, events."""
+def search_api(api_url: str, canaries: Mapping[str, str], since: datetime) -> list[Finding]:
+    """Flow runs (parameters aside) and their states, task runs, logs, artifacts, events,
+    deployments (their recipes aside) and block documents as the API returns them.
+
+    Events are read from `since` (the suite's start) to an hour ahead, explicitly:
+    the API's default window is not something the search should depend on.
+    """
     findings: list[Finding] = []
     with httpx.Client(base_url=api_url, timeout=30) as client:
         runs = _all(client, "/flow_runs/filter")
+        deployments = _all(client, "/deployments/filter")
         reads: dict[str, Any] = {
             "task runs": _all(client, "/task_runs/filter"),
             "logs": _all(client, "/logs/filter"),
             "artifacts": _all(client, "/artifacts/filter"),
             "variables": _all(client, "/variables/filter"),
-            "events": _events(client),
+            # Without include_secrets, as the UI reads them: a Secret's value is masked.
+            "block documents": _all(client, "/block_documents/filter"),
+            "events": _events(client, since),
         }
         for run in runs:
             reads[f"flow run {run['id']} states"] = (
@@ -188,7 +198,12 @@ def search_api(api_url: str, canaries: Mapping[str, str]) -> list[Finding]:
                 .json()
             )
             run.pop("parameters", None)  # recipe inputs: the one place they may be
+        for deployment in deployments:
+            # The recipe travels with its deployment (`deployments.spec`): configuration,
+            # templates included, searched in the database as `deployment.infra_overrides`.
+            deployment.pop("job_variables", None)
         reads["flow runs"] = runs
+        reads["deployments"] = deployments
         for name, payload in reads.items():
             findings += search_bytes(json.dumps(payload).encode(), f"API {name}", canaries)
     return findings
@@ -204,10 +219,18 @@ def _all(client: httpx.Client, endpoint: str) -> list[Any]:
             return items
 
 
-def _events(client: httpx.Client) -> list[Any]:
-    page = client.post("/events/filter", json={"limit": 50}).raise_for_status().json()
+def event_window(since: datetime) -> dict[str, str]:
+    """An explicit `occurred` filter: from `since` to an hour from now."""
+    until = datetime.now(UTC) + timedelta(hours=1)
+    return {"since": since.isoformat(), "until": until.isoformat()}
+
+
+def _events(client: httpx.Client, since: datetime) -> list[Any]:
+    body = {"limit": 50, "filter": {"occurred": event_window(since)}}
+    page = client.post("/events/filter", json=body).raise_for_status().json()
     events: list[Any] = page["events"]
     while page.get("next_page"):
         page = client.get(page["next_page"]).raise_for_status().json()
         events += page["events"]
+    assert events, f"the API returned no events since {since.isoformat()}"
     return events
