@@ -10,9 +10,9 @@ one run of each, created through the API with the input canary and the
 sensitive input as `secret:NAME`: a Prefect Secret block holding the
 sensitive canary, read by the run itself.
 
-While the worker runs, every process of its session (the worker and the flow
-run processes it starts) has its environment read from /proc: what a worker
-passes a run must hold no key, input or secret. The master key is there, by
+While the worker runs, the worker and every process it starts (each flow run
+gets a process, and a session, of its own) have their environment read from
+/proc: what a worker passes a run must hold no key, input or secret. The master key is there, by
 design: a worker decrypts keys inside the run, and `BYOK_MASTER_KEY` is how it
 gets the key-encryption key (see the README); it is never a flow parameter
 or job variable.
