@@ -12,10 +12,10 @@ sensitive canary, read by the run itself.
 
 While the worker runs, the worker and every process it starts (each flow run
 gets a process, and a session, of its own) have their environment read from
-/proc: what a worker passes a run must hold no key, input or secret. The master key is there, by
-design: a worker decrypts keys inside the run, and `BYOK_MASTER_KEY` is how it
-gets the key-encryption key (see the README); it is never a flow parameter
-or job variable.
+/proc: what a worker passes a run must hold no key, input or secret. The
+master key is there, by design: a worker decrypts keys inside the run, and
+`BYOK_MASTER_KEY` is how it gets the key-encryption key (see the README); it
+is never a flow parameter or job variable.
 """
 
 from __future__ import annotations
