@@ -47,27 +47,34 @@ class AuditBatch:
         self._waiting: list[_Pending] = []
         self._leading = False
 
-    def record(self, record: AuditRecord) -> AuditEntry:
-        """Append `record` and return once the transaction holding it has committed."""
+    def record(self, record: AuditRecord, session: Session) -> AuditEntry:
+        """Append `record` and return once the transaction holding it has committed.
+
+        `session` is the caller's, with nothing written in it yet: a leader
+        commits the batch in it (so a lone call costs one transaction, as
+        before), a waiter's is rolled back first so it holds no connection.
+        """
+        session.expunge_all()  # the caller's rows stay loaded whatever happens to the session
         pending = _Pending(record)
         with self._lock:
             self._waiting.append(pending)
             pending.lead = not self._leading
             self._leading = True
         if not pending.lead:
+            session.rollback()
             pending.woken.wait()
         if pending.lead:
-            self._lead()
+            self._lead(session)
         if pending.error is not None:
             raise pending.error
         assert pending.entry is not None
         return pending.entry
 
-    def _lead(self) -> None:
+    def _lead(self, session: Session) -> None:
         with self._lock:
             batch, self._waiting = self._waiting, []
         try:
-            _commit(self._log, batch)
+            _commit(self._log, batch, session)
         finally:
             with self._lock:
                 if self._waiting:
@@ -84,11 +91,13 @@ class AuditBatch:
                 pending.woken.set()
 
 
-def _commit(log: AuditLog, batch: list[_Pending]) -> None:
-    """Commit `batch` together; if that fails, each event on its own."""
+def _commit(log: AuditLog, batch: list[_Pending], session: Session) -> None:
+    """Commit `batch` together in `session`; if that fails, each event on its own."""
     try:
-        entries = _append(log, [pending.record for pending in batch])
+        entries = log.append_many(session, [pending.record for pending in batch])
+        session.commit()
     except Exception as error:
+        session.rollback()
         if len(batch) == 1:
             batch[0].error = error
             return

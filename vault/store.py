@@ -321,10 +321,10 @@ class KeyStore:
                     secret = unseal(data_key, row.ciphertext, secret_ad(row)).decode()
                 except (DecryptionError, UnicodeDecodeError) as e:
                     raise undecryptable(org, row) from e
-            # The lookup's transaction has ended (it wrote nothing). The use is audited in a
-            # group commit with the uses of other threads, and the key is returned only once
-            # the transaction holding its event has committed.
-            self._audit_batch.record(_used(event, row))
+                # The use is audited in a group commit with other threads' uses (in this
+                # session's transaction when no other is committing), and the key is
+                # returned only once the transaction holding its event has committed.
+                self._audit_batch.record(_used(event, row), session)
         except VaultError as error:
             outcome = Outcome.FAILED if authorized else Outcome.DENIED
             self._audit.record(_used(replace(event, outcome=outcome, detail=str(error)), row))
