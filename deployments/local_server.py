@@ -26,8 +26,6 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import httpx
-
 from vault.settings import byok_home
 
 __all__ = [
@@ -239,6 +237,8 @@ def _alive(pid: int) -> bool:
 
 
 def _healthy(api_url: str) -> bool:
+    import httpx  # imported when probing, not by `byok --help`
+
     try:
         response = httpx.get(f"{api_url}/health", timeout=_PROBE_TIMEOUT_S)
     except httpx.HTTPError:

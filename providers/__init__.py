@@ -19,7 +19,9 @@ client.py         ProviderClient: pooled httpx I/O, the only place that sends
 pricing.py        Usage → Cost via genai-prices' bundled table
 """
 
-from providers.client import ADAPTERS, ProviderClient, adapter_for
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from providers.endpoint import DEFAULT_BASE_URLS, Endpoint
 from providers.errors import (
     AuthenticationError,
@@ -32,10 +34,13 @@ from providers.errors import (
     ResponseError,
     ServerError,
 )
-from providers.pricing import Cost, price, price_source
 from providers.secret import SecretKey
 from providers.types import FinishReason, ModelRequest, ModelResponse, Protocol, Usage
-from providers.wire import PreparedRequest, WireAdapter
+
+if TYPE_CHECKING:
+    from providers.client import ADAPTERS, ProviderClient, adapter_for
+    from providers.pricing import Cost, price, price_source
+    from providers.wire import PreparedRequest, WireAdapter
 
 __all__ = [
     "ADAPTERS",
@@ -64,3 +69,24 @@ __all__ = [
     "price",
     "price_source",
 ]
+
+
+# Imported on first use: httpx, the adapters and genai-prices' table take about a
+# second, which a module that only needs the types (the CLI's `--help`) need not pay.
+_LAZY = {
+    "ADAPTERS": "providers.client",
+    "ProviderClient": "providers.client",
+    "adapter_for": "providers.client",
+    "Cost": "providers.pricing",
+    "price": "providers.pricing",
+    "price_source": "providers.pricing",
+    "PreparedRequest": "providers.wire",
+    "WireAdapter": "providers.wire",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'providers' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -3,16 +3,17 @@
 Public API: `KeyStore` (add, rotate, revoke, list, find, resolve), `KeyInfo`,
 `VaultService` (the same as a principal: every action checked against the role
 matrix and audited), `authorize_run`, `Role`, `Principal`, the `VaultError` tree,
-and `VaultKeys`, the Prefect Block that resolves keys inside a task. `VaultKeys`
-is imported on first use, so the CLI's vault commands do not pay for importing
-Prefect.
+and `VaultKeys`, the Prefect Block that resolves keys inside a task. The store,
+service and block are imported on first use, so `byok --help` and the CLI's
+commands pay for SQLAlchemy, SQLModel and Prefect only when they use them.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from vault.access import Principal, Role
+from vault.access import DEFAULT_ORG, Principal, Role
 from vault.errors import (
     AuthenticationError,
     ConflictError,
@@ -25,11 +26,11 @@ from vault.errors import (
     PermissionDeniedError,
     VaultError,
 )
-from vault.service import RunGrant, VaultService, authorize_run
-from vault.store import DEFAULT_ORG, KeyInfo, KeyStore
 
 if TYPE_CHECKING:
     from vault.block import VaultKeys
+    from vault.service import RunGrant, VaultService, authorize_run
+    from vault.store import KeyInfo, KeyStore
 
 __all__ = [
     "DEFAULT_ORG",
@@ -54,9 +55,20 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "VaultKeys":
-        from vault.block import VaultKeys
+# Imported on first use: SQLAlchemy and SQLModel (behind the store and the service)
+# take a second or more to import, which `byok --help` and the errors need not pay.
+_LAZY = {
+    "VaultKeys": "vault.block",
+    "RunGrant": "vault.service",
+    "VaultService": "vault.service",
+    "authorize_run": "vault.service",
+    "KeyInfo": "vault.store",
+    "KeyStore": "vault.store",
+}
 
-        return VaultKeys
-    raise AttributeError(f"module 'vault' has no attribute {name!r}")
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vault' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

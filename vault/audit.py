@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
@@ -160,6 +160,11 @@ class AuditLog:
         # re-wraps it, which shows as a new entry). It signs events; it is no provider key.
         self._chain_keys: dict[tuple[str, bytes], bytes] = {}
 
+    @property
+    def engine(self) -> Engine:
+        """The vault database this chain lives in."""
+        return self._engine
+
     def ensure_chain(self) -> None:
         """Create the chain (its head and wrapped MAC key) if this database has none yet."""
         with Session(self._engine) as session:
@@ -182,10 +187,21 @@ class AuditLog:
 
     def append(self, session: Session, record: AuditRecord) -> AuditEntry:
         """Add `record` to the chain inside the caller's transaction (which must commit it)."""
+        return self.append_many(session, [record])[0]
+
+    def append_many(self, session: Session, records: Sequence[AuditRecord]) -> list[AuditEntry]:
+        """Add `records`, in order, to the chain inside the caller's transaction.
+
+        One `UPDATE … RETURNING` reserves their consecutive numbers, one insert
+        writes them and one update moves the head: the chain row is locked once
+        for all of them, which is what lets `AuditBatch` commit many key uses together.
+        """
+        if not records:
+            return []
         bumped = session.exec(
             update(AuditChain)
             .where(col(AuditChain.id) == _CHAIN_ID)
-            .values(seq=col(AuditChain.seq) + 1)
+            .values(seq=col(AuditChain.seq) + len(records))
             .returning(
                 col(AuditChain.seq),
                 col(AuditChain.head),
@@ -195,15 +211,23 @@ class AuditLog:
         ).one_or_none()
         if bumped is None:
             raise VaultError("the audit chain is missing: open the vault with KeyStore.open()")
-        seq, prev = int(bumped[0]), str(bumped[1])
-        record = _fit(record)
+        seq, prev = int(bumped[0]) - len(records), str(bumped[1])
+        key = self._unwrap_chain_key(str(bumped[2]), bytes(bumped[3]))
         at = _utc(self._clock())
-        fields = _columns(record)
-        mac = _mac(self._unwrap_chain_key(str(bumped[2]), bytes(bumped[3])), seq, at, prev, fields)
+        entries: list[AuditEntry] = []
+        rows: list[dict[str, Any]] = []
+        for record in records:
+            seq += 1
+            fitted = _fit(record)
+            fields = _columns(fitted)
+            mac = _mac(key, seq, at, prev, fields)
+            rows.append({"seq": seq, "at": at, "prev": prev, "mac": mac, **fields})
+            entries.append(AuditEntry(seq=seq, at=at, record=fitted, prev=prev, mac=mac))
+            prev = mac
         # Core statements, not the ORM's unit of work: no flush bookkeeping per event.
-        session.exec(insert(AuditEvent).values(seq=seq, at=at, prev=prev, mac=mac, **fields))
-        session.exec(update(AuditChain).where(col(AuditChain.id) == _CHAIN_ID).values(head=mac))
-        return AuditEntry(seq=seq, at=at, record=record, prev=prev, mac=mac)
+        session.exec(insert(AuditEvent).values(rows))
+        session.exec(update(AuditChain).where(col(AuditChain.id) == _CHAIN_ID).values(head=prev))
+        return entries
 
     def record(self, record: AuditRecord) -> AuditEntry:
         """Append `record` in a transaction of its own (denials, key use, master-key events)."""

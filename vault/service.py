@@ -54,11 +54,11 @@ from vault.keyfile import locked, remove_key
 from vault.masterkey import KekProvider, MasterKeyRing, load_master_key_ring
 from vault.models import Org
 from vault.rewrap import KekStatus, Rotation, kek_status, retire, rotate
+from vault.settings import TOKEN_ENV
 from vault.store import KeyInfo, KeyStore
 
 __all__ = ["TOKEN_ENV", "NewOrg", "RunGrant", "VaultService", "authorize_run"]
 
-TOKEN_ENV = "BYOK_TOKEN"  # noqa: S105 - the variable's name, not a token
 # Audit actions beyond `Action`: outcomes of sign-in and of master-key operations.
 SIGN_IN = "auth.sign-in"
 MASTER_ROTATE = "master.rotate"

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["byok_home", "database_url"]
+__all__ = ["TOKEN_ENV", "byok_home", "database_url"]
+
+TOKEN_ENV = "BYOK_TOKEN"  # noqa: S105 - the variable's name, not a token
 
 
 def byok_home() -> Path:

@@ -28,6 +28,7 @@ from providers.secret import SecretKey
 from providers.types import Protocol
 from vault.access import DEFAULT_ORG, LOCAL_OPERATOR, Action, check
 from vault.audit import AuditLog, AuditRecord, Outcome
+from vault.audit_batch import AuditBatch
 from vault.crypto import key_id_of, new_data_key, seal, unseal
 from vault.db import get_engine
 from vault.directory import find_org, has_users, principal_named
@@ -70,6 +71,7 @@ class KeyStore:
         self._engine = engine
         self._keks = keks
         self._audit = AuditLog(engine, keks)
+        self._audit_batch = AuditBatch(self._audit)  # key uses, group-committed
 
     @classmethod
     def open(cls, url: str | None = None, *, keks: KekProvider | None = None) -> KeyStore:
@@ -319,9 +321,10 @@ class KeyStore:
                     secret = unseal(data_key, row.ciphertext, secret_ad(row)).decode()
                 except (DecryptionError, UnicodeDecodeError) as e:
                     raise undecryptable(org, row) from e
-                # The use is audited in the lookup's own transaction: one commit per call.
-                self._audit.append(session, _used(event, row))
-                session.commit()
+                # The use is audited in a group commit with other threads' uses (in this
+                # session's transaction when no other is committing), and the key is
+                # returned only once the transaction holding its event has committed.
+                self._audit_batch.record(_used(event, row), session)
         except VaultError as error:
             outcome = Outcome.FAILED if authorized else Outcome.DENIED
             self._audit.record(_used(replace(event, outcome=outcome, detail=str(error)), row))

@@ -20,12 +20,10 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from flows.budget.thresholds import DEFAULT_THRESHOLDS
 from flows.ledger.models import DecimalText
 
 __all__ = ["DEFAULT_THRESHOLDS", "Budget", "BudgetReservation", "BudgetWindow"]
-
-#: Percentages of a limit whose crossing emits a Prefect event, unless set otherwise.
-DEFAULT_THRESHOLDS = "80,100"
 
 
 def _now() -> datetime:

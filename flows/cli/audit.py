@@ -9,7 +9,7 @@ an event was altered, inserted or removed.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -18,7 +18,9 @@ from rich.text import Text
 
 from flows.cli.console import err, out, print_json
 from flows.cli.signin import open_vault, vault_errors
-from vault.audit import AuditEntry, Outcome
+
+if TYPE_CHECKING:
+    from vault.audit import AuditEntry
 
 __all__ = ["app"]
 
@@ -32,7 +34,8 @@ OrgOption = Annotated[
     str | None,
     typer.Option("--org", help="The org (default: 'default', or your only org)."),
 ]
-_COLOURS = {Outcome.OK: "green", Outcome.DENIED: "red", Outcome.FAILED: "yellow"}
+# By `Outcome` value: `vault.audit` (and SQLAlchemy with it) is imported only when used.
+_COLOURS = {"ok": "green", "denied": "red", "failed": "yellow"}
 
 
 @app.callback()

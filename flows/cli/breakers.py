@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -18,10 +18,11 @@ from rich.table import Table
 
 from flows.cli.console import fail, out, print_json
 from flows.cli.signin import open_vault, vault_errors
-from providers.breaker import Breaker, BreakerKey, BreakerStore, Circuit
-from vault import VaultService
+from providers.breaker.state import Breaker, BreakerKey, Circuit
 from vault.access import Action
-from vault.db import get_engine
+
+if TYPE_CHECKING:
+    from vault.service import VaultService
 
 __all__ = ["breaker_json", "breakers"]
 
@@ -41,6 +42,9 @@ def breakers(
     ] = None,
 ) -> None:
     """Circuit breakers per provider, model and key: state, failure counts, cool-down."""
+    from providers.breaker.store import BreakerStore  # SQLAlchemy: only when the command runs
+    from vault.db import get_engine
+
     store = BreakerStore(get_engine())
     vault = open_vault()
     with vault_errors():

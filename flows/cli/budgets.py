@@ -20,19 +20,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.budget.definitions import (
-    budget_orgs,
-    list_budgets,
-    parse_thresholds,
-    remove_budget,
-    set_budget,
-)
-from flows.budget.models import DEFAULT_THRESHOLDS
 from flows.budget.periods import Period
+from flows.budget.thresholds import DEFAULT_THRESHOLDS
 from flows.cli.console import fail, out, print_json
 from flows.cli.signin import open_vault, vault_errors
 from vault.access import Action
-from vault.db import get_engine
 
 __all__ = ["app"]
 
@@ -65,6 +57,10 @@ def set_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Create a budget, or change its limit and thresholds (effective at once)."""
+    # The budget tables (SQLAlchemy) are imported when a command runs, not for `--help`.
+    from flows.budget.definitions import list_budgets, parse_thresholds, set_budget
+    from vault.db import get_engine
+
     limit = _parse_limit(limit_usd)
     try:
         thresholds = parse_thresholds(threshold) if threshold else DEFAULT_THRESHOLDS
@@ -115,6 +111,9 @@ def list_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON list.")] = False,
 ) -> None:
     """Every budget with its spend in the current period."""
+    from flows.budget.definitions import budget_orgs, list_budgets
+    from vault.db import get_engine
+
     engine = get_engine()
     vault = open_vault()
     with vault_errors():
@@ -152,6 +151,9 @@ def list_command(
 @app.command("remove")
 def remove_command(org: _Org = None, user: _User = None, period: _PeriodOpt = Period.MONTH) -> None:
     """Delete a budget; its history stays in the ledger."""
+    from flows.budget.definitions import remove_budget
+    from vault.db import get_engine
+
     vault = open_vault()
     with vault_errors():
         org = vault.authorize(org, Action.BUDGET_REMOVE)

@@ -9,7 +9,7 @@ for. Nothing here ever prints a key or any part of one.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -18,8 +18,11 @@ from rich.table import Table
 
 from flows.cli.console import fail, out, print_json
 from flows.cli.signin import open_vault, vault_errors
+
+if TYPE_CHECKING:
+    from vault.store import KeyInfo
 from providers.types import Protocol
-from vault import DEFAULT_ORG, KeyInfo, VaultError
+from vault import DEFAULT_ORG, VaultError
 from vault.inputs import check_key_spec
 
 __all__ = ["app"]

@@ -21,7 +21,7 @@ from rich.markup import escape
 
 from flows.cli.console import out, print_json
 from flows.cli.signin import open_vault, vault_errors
-from vault.service import TOKEN_ENV
+from vault.settings import TOKEN_ENV
 
 __all__ = ["app"]
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from sqlalchemy.exc import OperationalError
+from typing import TYPE_CHECKING
 
 from flows.cli.console import fail
-from vault import VaultError, VaultService
+from vault.errors import VaultError
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import OperationalError
+
+    from vault.service import VaultService
 
 __all__ = ["open_vault", "vault_errors"]
 
@@ -25,17 +29,29 @@ def vault_errors() -> Iterator[None]:
         yield
     except VaultError as error:
         fail(str(error))
-    except OperationalError as error:
-        fail(_unreachable(error))
+    except Exception as error:
+        _fail_if_unreachable(error)
+        raise
 
 
 def open_vault() -> VaultService:
     """The vault, signed in as `BYOK_TOKEN`'s user (or the local operator when unset)."""
+    from vault.service import VaultService  # SQLAlchemy is imported by commands that use it
+
     try:
         return VaultService.open()
     except VaultError as error:
         fail(str(error))
-    except OperationalError as error:
+    except Exception as error:
+        _fail_if_unreachable(error)
+        raise
+
+
+def _fail_if_unreachable(error: Exception) -> None:
+    """End the command if `error` is a database that cannot be reached (else return)."""
+    from sqlalchemy.exc import OperationalError  # raised only once SQLAlchemy is in use
+
+    if isinstance(error, OperationalError):
         fail(_unreachable(error))
 
 

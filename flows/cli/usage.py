@@ -18,16 +18,21 @@ import csv
 import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from flows.cli.console import fail, out, print_json
 from flows.cli.signin import open_vault, vault_errors
-from flows.ledger import GroupBy, UsageGroup, ledger_orgs, money, summarize
+from flows.ledger.grouping import GroupBy
 from vault.access import Action
-from vault.db import get_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from flows.ledger import UsageGroup
 
 __all__ = ["app", "parse_since", "usage"]
 
@@ -58,8 +63,8 @@ def usage(
         fail("choose one of --json and --csv")
     start = parse_since(since)
     orgs = _orgs(org, Action.USAGE_READ)
-    groups = summarize(get_engine(), by=by, orgs=orgs, since=start)
-    total = UsageGroup.combine("total", groups)
+    groups = _ledger().summarize(_engine(), by=by, orgs=orgs, since=start)
+    total = _ledger().UsageGroup.combine("total", groups)
     if json_output:
         totals = total.to_json()
         del totals["key"]
@@ -86,9 +91,9 @@ def reprice_command(
     start = parse_since(since)
     vault = open_vault()
     with vault_errors():
-        orgs = vault.orgs_for(org, Action.USAGE_REPRICE, seen=ledger_orgs(get_engine()))
+        orgs = vault.orgs_for(org, Action.USAGE_REPRICE, seen=_ledger().ledger_orgs(_engine()))
     try:
-        result = reprice(get_engine(), orgs=orgs, since=start, dry_run=dry_run)
+        result = reprice(_engine(), orgs=orgs, since=start, dry_run=dry_run)
     except PriceFileError as error:
         fail(str(error))
     if not dry_run and result.changed:
@@ -103,8 +108,8 @@ def reprice_command(
                 "dry_run": dry_run,
                 "rows": result.rows,
                 "changed": result.changed,
-                "cost_before_usd": money(result.cost_before_usd),
-                "cost_after_usd": money(result.cost_after_usd),
+                "cost_before_usd": _ledger().money(result.cost_before_usd),
+                "cost_after_usd": _ledger().money(result.cost_after_usd),
                 "unpriced_before": result.unpriced_before,
                 "unpriced_after": result.unpriced_after,
             }
@@ -123,7 +128,7 @@ def _orgs(org: str | None, action: Action) -> list[str]:
     """The orgs whose rows the principal of BYOK_TOKEN may see for `action` (or exit 2)."""
     vault = open_vault()
     with vault_errors():
-        return vault.orgs_for(org, action, seen=ledger_orgs(get_engine()))
+        return vault.orgs_for(org, action, seen=_ledger().ledger_orgs(_engine()))
 
 
 def _print_table(by: GroupBy, groups: list[UsageGroup], total: UsageGroup) -> None:
@@ -158,7 +163,7 @@ def _print_csv(by: GroupBy, groups: list[UsageGroup]) -> None:
     No total line: a spreadsheet that sums a column gets the total itself.
     """
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    columns = list(UsageGroup.combine("", []).to_json())
+    columns = list(_ledger().UsageGroup.combine("", []).to_json())
     writer.writerow([by.value, *columns[1:]])
     for g in groups:
         row = g.to_json()
@@ -183,3 +188,16 @@ def parse_since(value: str | None) -> datetime | None:
     except ValueError:
         fail(f"--since expects an ISO date/time or a period like 7d, 12h, 30m; got {value!r}")
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _ledger() -> ModuleType:
+    """The ledger's queries, imported when a command runs (SQLAlchemy), not for `--help`."""
+    from flows.ledger import queries
+
+    return queries
+
+
+def _engine() -> Engine:
+    from vault.db import get_engine
+
+    return get_engine()

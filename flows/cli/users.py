@@ -7,7 +7,7 @@ one). Roles are owner, admin, member and viewer; see `byok orgs --help`.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -17,8 +17,10 @@ from rich.table import Table
 from flows.cli.console import err, out, print_json
 from flows.cli.signin import open_vault, vault_errors
 from vault import Role
-from vault.directory import MemberInfo
-from vault.service import TOKEN_ENV
+from vault.settings import TOKEN_ENV
+
+if TYPE_CHECKING:
+    from vault.directory import MemberInfo
 
 __all__ = ["app"]
 

@@ -11,7 +11,7 @@ and is refused while anything is still wrapped under it.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -21,7 +21,9 @@ from rich.table import Table
 from flows.cli.console import err, out, print_json
 from flows.cli.signin import open_vault, vault_errors
 from vault.masterkey import MASTER_KEY_ENV
-from vault.rewrap import KekStatus
+
+if TYPE_CHECKING:
+    from vault.rewrap import KekStatus
 
 __all__ = ["app"]
 

@@ -12,12 +12,12 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from flows.ledger.grouping import GroupBy
 from flows.ledger.models import UsageRecord
 
 __all__ = [
@@ -44,17 +44,6 @@ TOKEN_KINDS = (
     "reasoning_tokens",
     "cache_write_1h_tokens",
 )
-
-
-class GroupBy(StrEnum):
-    """The columns `byok usage --by` can group on."""
-
-    RECIPE = "recipe"
-    USER = "user"
-    MODEL = "model"
-    STEP = "step"
-    RUN = "run"
-    DAY = "day"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,9 @@ settings.py  BYOK_BREAKER_* environment variables → BreakerPolicy
 hook.py      BreakerHook: the call hook the engine wires first
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from providers.breaker.errors import CircuitOpenError
 from providers.breaker.policy import (
     DEFAULT_BREAKER_POLICY,
@@ -24,7 +27,9 @@ from providers.breaker.policy import (
     TripCondition,
 )
 from providers.breaker.state import Admission, Breaker, BreakerKey, CallResult, Circuit
-from providers.breaker.store import BreakerContentionError, BreakerStore, Change
+
+if TYPE_CHECKING:
+    from providers.breaker.store import BreakerContentionError, BreakerStore, Change
 
 __all__ = [
     "DEFAULT_BREAKER_POLICY",
@@ -44,3 +49,13 @@ __all__ = [
     "TripAny",
     "TripCondition",
 ]
+
+
+# The store (SQLAlchemy) is imported on first use, so reading the state machine is cheap.
+_LAZY = {"BreakerContentionError", "BreakerStore", "Change"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'providers.breaker' has no attribute {name!r}")
+    return getattr(importlib.import_module("providers.breaker.store"), name)

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from vault import KeyNotFoundError, KeyStore, VaultError
 from vault.audit import GENESIS, Outcome
@@ -180,6 +181,40 @@ def test_concurrent_writers_get_consecutive_numbers_and_an_intact_chain() -> Non
         f"run-{n}" for n in range(30)
     )
     assert store.audit.verify().intact
+
+
+@pytest.mark.usefixtures("backend")
+def test_a_key_is_handed_out_only_once_its_use_is_committed(backend: str) -> None:
+    # Parallel uses are committed together; each caller's event is visible to another
+    # connection (a separate engine, as `byok audit` in another process) when it returns.
+    store = KeyStore.open()
+    store.add_key(org="default", provider="openai", secret="sk-1")
+    other = create_engine(backend)
+
+    def use(n: int) -> bool:
+        store.resolve("default", "openai", user="local", run_id=f"run-{n}", step="s")
+        with other.connect() as connection:
+            found = connection.execute(
+                text("SELECT count(*) FROM audit_events WHERE run_id = :run"), {"run": f"run-{n}"}
+            ).scalar_one()
+        return bool(found == 1)
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            seen = list(pool.map(use, range(40)))
+    finally:
+        other.dispose()
+
+    assert all(seen)
+    assert store.audit.verify().intact
+
+
+def test_a_use_that_cannot_be_audited_hands_out_no_key(store: KeyStore, sql: Sql) -> None:
+    store.add_key(org="default", provider="openai", secret="sk-1")
+    sql("DELETE FROM audit_chain")
+
+    with pytest.raises(VaultError, match="audit chain is missing"):
+        store.resolve("default", "openai", user="local", run_id="run-1", step="s")
 
 
 def test_the_listing_is_limited_and_scoped(store: KeyStore) -> None:
