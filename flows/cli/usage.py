@@ -18,7 +18,6 @@ import csv
 import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from types import ModuleType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -57,14 +56,16 @@ def usage(
     csv_output: Annotated[bool, typer.Option("--csv", help="Print CSV, one line a group.")] = False,
 ) -> None:
     """Tokens and cost of recorded provider calls, grouped; `reprice` recomputes costs."""
+    from flows.ledger import queries as ledger  # SQLAlchemy: not for `--help`
+
     if ctx.invoked_subcommand is not None:
         return
     if json_output and csv_output:
         fail("choose one of --json and --csv")
     start = parse_since(since)
     orgs = _orgs(org, Action.USAGE_READ)
-    groups = _ledger().summarize(_engine(), by=by, orgs=orgs, since=start)
-    total = _ledger().UsageGroup.combine("total", groups)
+    groups = ledger.summarize(_engine(), by=by, orgs=orgs, since=start)
+    total = ledger.UsageGroup.combine("total", groups)
     if json_output:
         totals = total.to_json()
         del totals["key"]
@@ -85,13 +86,14 @@ def reprice_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Recompute recorded costs with today's prices (price file, then genai-prices)."""
+    from flows.ledger import queries as ledger  # SQLAlchemy: not for `--help`
     from flows.ledger.reprice import reprice
     from providers.pricing import PriceFileError
 
     start = parse_since(since)
     vault = open_vault()
     with vault_errors():
-        orgs = vault.orgs_for(org, Action.USAGE_REPRICE, seen=_ledger().ledger_orgs(_engine()))
+        orgs = vault.orgs_for(org, Action.USAGE_REPRICE, seen=ledger.ledger_orgs(_engine()))
     try:
         result = reprice(_engine(), orgs=orgs, since=start, dry_run=dry_run)
     except PriceFileError as error:
@@ -108,8 +110,8 @@ def reprice_command(
                 "dry_run": dry_run,
                 "rows": result.rows,
                 "changed": result.changed,
-                "cost_before_usd": _ledger().money(result.cost_before_usd),
-                "cost_after_usd": _ledger().money(result.cost_after_usd),
+                "cost_before_usd": ledger.money(result.cost_before_usd),
+                "cost_after_usd": ledger.money(result.cost_after_usd),
                 "unpriced_before": result.unpriced_before,
                 "unpriced_after": result.unpriced_after,
             }
@@ -126,9 +128,11 @@ def reprice_command(
 
 def _orgs(org: str | None, action: Action) -> list[str]:
     """The orgs whose rows the principal of BYOK_TOKEN may see for `action` (or exit 2)."""
+    from flows.ledger import queries as ledger  # SQLAlchemy: not for `--help`
+
     vault = open_vault()
     with vault_errors():
-        return vault.orgs_for(org, action, seen=_ledger().ledger_orgs(_engine()))
+        return vault.orgs_for(org, action, seen=ledger.ledger_orgs(_engine()))
 
 
 def _print_table(by: GroupBy, groups: list[UsageGroup], total: UsageGroup) -> None:
@@ -162,8 +166,10 @@ def _print_csv(by: GroupBy, groups: list[UsageGroup]) -> None:
 
     No total line: a spreadsheet that sums a column gets the total itself.
     """
+    from flows.ledger import queries as ledger  # SQLAlchemy: not for `--help`
+
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    columns = list(_ledger().UsageGroup.combine("", []).to_json())
+    columns = list(ledger.UsageGroup.combine("", []).to_json())
     writer.writerow([by.value, *columns[1:]])
     for g in groups:
         row = g.to_json()
@@ -188,13 +194,6 @@ def parse_since(value: str | None) -> datetime | None:
     except ValueError:
         fail(f"--since expects an ISO date/time or a period like 7d, 12h, 30m; got {value!r}")
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _ledger() -> ModuleType:
-    """The ledger's queries, imported when a command runs (SQLAlchemy), not for `--help`."""
-    from flows.ledger import queries
-
-    return queries
 
 
 def _engine() -> Engine:
