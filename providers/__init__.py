@@ -19,8 +19,7 @@ client.py         ProviderClient: pooled httpx I/O, the only place that sends
 pricing.py        Usage → Cost via genai-prices' bundled table
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from providers.endpoint import DEFAULT_BASE_URLS, Endpoint
 from providers.errors import (
@@ -34,6 +33,7 @@ from providers.errors import (
     ResponseError,
     ServerError,
 )
+from providers.lazy import lazy_attributes
 from providers.secret import SecretKey
 from providers.types import FinishReason, ModelRequest, ModelResponse, Protocol, Usage
 
@@ -85,8 +85,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'providers' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -10,9 +10,9 @@ commands pay for SQLAlchemy, SQLModel and Prefect only when they use them.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from providers.lazy import lazy_attributes
 from vault.access import DEFAULT_ORG, Principal, Role
 from vault.errors import (
     AuthenticationError,
@@ -67,8 +67,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'vault' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _LAZY)

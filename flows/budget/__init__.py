@@ -12,10 +12,11 @@ hook.py         BudgetHook: the book around every provider call
 dry_run.py      the worst-case cost of a whole recipe, with no provider call
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flows.budget.errors import BudgetError, BudgetExceededError, BudgetUnpricedError
 from flows.budget.periods import Period
+from providers.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from flows.budget.hook import BudgetHook
@@ -23,11 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["BudgetError", "BudgetExceededError", "BudgetHook", "BudgetUnpricedError", "Period"]
 
 
-def __getattr__(name: str) -> Any:
-    # The hook (Prefect, SQLAlchemy) is imported on first use, so the CLI's
-    # `byok budgets` and `--help` do not pay for it.
-    if name == "BudgetHook":
-        from flows.budget.hook import BudgetHook
-
-        return BudgetHook
-    raise AttributeError(f"module 'flows.budget' has no attribute {name!r}")
+# The hook (Prefect, SQLAlchemy) is imported on first use, so the CLI's
+# `byok budgets` and `--help` do not pay for it.
+__getattr__ = lazy_attributes(__name__, {"BudgetHook": "flows.budget.hook"})

@@ -9,8 +9,9 @@ run_report.py   a run's cost as a Prefect table artifact and a log line
 reprice.py      recomputing costs after a price fix
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from providers.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from flows.ledger.models import UsageRecord
@@ -84,8 +85,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'flows.ledger' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -13,8 +13,7 @@ settings.py  BYOK_BREAKER_* environment variables → BreakerPolicy
 hook.py      BreakerHook: the call hook the engine wires first
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from providers.breaker.errors import CircuitOpenError
 from providers.breaker.policy import (
@@ -27,6 +26,7 @@ from providers.breaker.policy import (
     TripCondition,
 )
 from providers.breaker.state import Admission, Breaker, BreakerKey, CallResult, Circuit
+from providers.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from providers.breaker.store import BreakerContentionError, BreakerStore, Change
@@ -52,10 +52,7 @@ __all__ = [
 
 
 # The store (SQLAlchemy) is imported on first use, so reading the state machine is cheap.
-_LAZY = {"BreakerContentionError", "BreakerStore", "Change"}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'providers.breaker' has no attribute {name!r}")
-    return getattr(importlib.import_module("providers.breaker.store"), name)
+_STORE = "providers.breaker.store"
+__getattr__ = lazy_attributes(
+    __name__, {"BreakerContentionError": _STORE, "BreakerStore": _STORE, "Change": _STORE}
+)
