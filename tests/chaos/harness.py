@@ -29,15 +29,28 @@ async def run_concurrently(
     )
 
 
+# How long the API may take to record task-run states it has already been sent.
+_SETTLE_S = 30.0
+
+
 async def prefect_attempts(results: list[RunResult]) -> Counter[str]:
-    """Attempts per task-run name (`step · model`), as Prefect counted them."""
+    """Attempts per task-run name (`step · model`), as Prefect counted them.
+
+    Prefect records task-run states from events, after the flow run has
+    returned: a count read at once can miss a task run's last attempt. So
+    this waits until every task run of the finished flow runs is in a final
+    state, whose event carries its final `run_count`.
+    """
+    flow_runs = FlowRunFilter(id=FlowRunFilterId(any_=[UUID(r.run_id) for r in results]))
+    deadline = asyncio.get_running_loop().time() + _SETTLE_S
     async with get_client() as client:
-        task_runs = await client.read_task_runs(
-            flow_run_filter=FlowRunFilter(
-                id=FlowRunFilterId(any_=[UUID(result.run_id) for result in results])
-            ),
-            limit=200,  # the API maximum; a scenario has fewer task runs
-        )
+        while True:
+            # 200 is the API maximum; a scenario has fewer task runs.
+            task_runs = await client.read_task_runs(flow_run_filter=flow_runs, limit=200)
+            settled = all(run.state is not None and run.state.is_final() for run in task_runs)
+            if settled or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.2)
     attempts: Counter[str] = Counter()
     for task_run in task_runs:
         attempts[task_run.name] += task_run.run_count
