@@ -22,7 +22,14 @@ import typer
 
 from flows.cli.console import err, out, print_json
 from flows.cli.run import authorize
-from flows.cli.serve import RECIPE_PATHS, load_recipes, require_prefect_api, ui_url
+from flows.cli.serve import (
+    RECIPE_PATHS,
+    RUN_ORG,
+    RUN_USER,
+    load_recipes,
+    require_prefect_api,
+    ui_url,
+)
 
 if TYPE_CHECKING:
     from deployments.register import Registration
@@ -39,16 +46,8 @@ def deploy(
         ),
     ],
     paths: RECIPE_PATHS = None,
-    org: Annotated[
-        str | None,
-        typer.Option(
-            help="Organisation whose keys pay for the runs (default: 'default' or yours)."
-        ),
-    ] = None,
-    user: Annotated[
-        str | None,
-        typer.Option(help="User the runs execute as: BYOK_TOKEN's user (default), nobody else."),
-    ] = None,
+    org: RUN_ORG = None,
+    user: RUN_USER = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Register every recipe in PATHs as a deployment on work pool POOL."""

@@ -22,8 +22,25 @@ from flows.cli.console import err, fail
 from flows.cli.run import authorize
 from flows.recipe import Recipe, RecipeError, find_recipes, load_recipe
 
-__all__ = ["RECIPE_PATHS", "load_recipes", "require_prefect_api", "serve", "ui_url"]
+__all__ = [
+    "RECIPE_PATHS",
+    "RUN_ORG",
+    "RUN_USER",
+    "load_recipes",
+    "require_prefect_api",
+    "serve",
+    "ui_url",
+]
 
+# Who the served or deployed runs execute as, and whose keys pay (`serve` and `deploy`).
+RUN_ORG = Annotated[
+    str | None,
+    typer.Option(help="Organisation whose keys pay for the runs (default: 'default' or yours)."),
+]
+RUN_USER = Annotated[
+    str | None,
+    typer.Option(help="User the runs execute as: BYOK_TOKEN's user (default), nobody else."),
+]
 RECIPE_PATHS = Annotated[
     list[Path] | None,
     typer.Argument(
@@ -36,16 +53,8 @@ RECIPE_PATHS = Annotated[
 
 def serve(
     paths: RECIPE_PATHS = None,
-    org: Annotated[
-        str | None,
-        typer.Option(
-            help="Organisation whose keys pay for the runs (default: 'default' or yours)."
-        ),
-    ] = None,
-    user: Annotated[
-        str | None,
-        typer.Option(help="User the runs execute as: BYOK_TOKEN's user (default), nobody else."),
-    ] = None,
+    org: RUN_ORG = None,
+    user: RUN_USER = None,
     limit: Annotated[
         int | None,
         typer.Option(min=1, help="Most runs in progress at once (default: Prefect's runner limit)"),
