@@ -6,7 +6,9 @@ each is its own call with its own attempt number. Each row is committed
 before its call's hooks return, in one transaction with the rows of calls
 that finished alongside it (`flows.ledger.group_commit`). When the run ends,
 its cost is published to Prefect (a table artifact and a log line, numbers
-only).
+only), from the rows this hook committed: they are the run's rows (a run's
+steps all run in its flow run's process), so reading them back would cost a
+query and say nothing new.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from flows.ledger.group_commit import write_row
-from flows.ledger.queries import rows_for_run
 from flows.ledger.recorder import build_record, outcome_of, price_call, row_values
 from flows.ledger.run_report import publish_run_cost, run_logger
 from providers.pricing import Cost, PriceFileError
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from flows.engine.hooks import CallInfo, CallOutcome, RunInfo
+    from flows.ledger.models import UsageRecord
     from providers.types import Usage
 
 __all__ = ["LedgerHook"]
@@ -39,6 +41,7 @@ class LedgerHook:
 
     def __init__(self) -> None:
         self._deployment: tuple[str | None, str | None] | None = None
+        self._committed: list[UsageRecord] = []  # this run's rows, in commit order
 
     async def before_call(self, call: CallInfo) -> None:
         """Nothing to check before a call."""
@@ -70,10 +73,11 @@ class LedgerHook:
         )
         # Committed (with the rows of calls finishing alongside) before this returns.
         await write_row(get_engine(), row_values(row))
+        self._committed.append(row)
 
     async def after_run(self, run: RunInfo) -> None:
         """Publish the run's cost per step to Prefect: an artifact and a log line."""
-        await publish_run_cost(run.recipe, run.run_id, rows_for_run(get_engine(), run.run_id))
+        await publish_run_cost(run.recipe, run.run_id, list(self._committed))
 
     async def _current_deployment(self) -> tuple[str | None, str | None]:
         """(id, name) of the Prefect deployment this run belongs to, or (None, None)."""

@@ -3,8 +3,12 @@
 The artifact lists the run's calls (step, attempt, model, outcome, tokens by
 kind, cost) and their total, so the Prefect UI shows cost per step; its key is
 `cost-<recipe>`, so the Artifacts page also keeps each recipe's history. The
-log line holds the total and call counts. Both carry ids and numbers read back
-from the ledger, never content.
+log line holds the total and call counts. Both carry ids and numbers from the
+rows the run committed to the ledger, never content.
+
+The artifact goes through the flow run's own API client: a new client builds
+a TLS context and opens a connection, which cost a chain of ten steps about
+50 ms per run (measured against a `prefect server`), for one request.
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ import logging
 import re
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flows.ledger.models import UsageRecord
 from flows.ledger.queries import money, total_cost
+
+if TYPE_CHECKING:
+    from prefect.client.orchestration import PrefectClient
 
 __all__ = ["artifact_key", "cost_table", "log_run_total", "publish_run_cost", "run_logger"]
 
@@ -69,22 +76,33 @@ def cost_table(rows: Sequence[UsageRecord]) -> list[dict[str, Any]]:
 
 async def publish_run_cost(recipe: str, run_id: str, rows: Sequence[UsageRecord]) -> None:
     """Create the run's cost artifact and log its total; never fails the run."""
-    from prefect.artifacts import acreate_table_artifact
+    from prefect.artifacts import TableArtifact
 
     total = total_cost(rows)
     try:
-        await acreate_table_artifact(
-            cost_table(rows),
+        artifact = TableArtifact(
+            table=cost_table(rows),
             key=artifact_key(recipe),
             description=f"Provider calls of flow run {run_id} and their cost: "
             f"{_usd(total)} USD over {len(rows)} calls.",
         )
+        await artifact.acreate(client=_run_client())
     except Exception as error:
         run_logger().warning(
             "could not publish the cost artifact (%s); the ledger has every call",
             type(error).__name__,
         )
     log_run_total(rows)
+
+
+def _run_client() -> PrefectClient | None:
+    """The flow run's open async API client, or None (Prefect then opens its own)."""
+    from prefect.client.orchestration import PrefectClient
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    client = context.client if context is not None else None
+    return client if isinstance(client, PrefectClient) else None
 
 
 def log_run_total(rows: Sequence[UsageRecord]) -> None:
