@@ -8,6 +8,22 @@ A new local SQLite file starts as a copy of a template this process migrated
 once, instead of replaying every migration: the result is byte-for-byte what
 the migrations build, and a CLI command or a test gets a fresh vault in
 milliseconds. Any other database is migrated in place.
+
+A pooled server connection (PostgreSQL) is pinged on checkout only when it sat
+idle in the pool for `PING_AFTER_IDLE_S` or more since its last checkin, not
+on every checkout as `pool_pre_ping=True` does: a recipe step checks out three
+connections (key lookup and audit, breaker, ledger), and a `SELECT 1` round trip
+on each was a measurable share of a step's overhead. A vault or ledger error
+fails the step with no retry, so idle connections are still pinged: an idle
+timeout drops only those, and a restart or `pg_terminate_backend` mostly finds
+connections sitting in the pool, not ones returned seconds ago. The trade: a
+connection the server drops and that is checked out again less than
+`PING_AFTER_IDLE_S` after its last checkin fails the one statement that finds
+out. SQLAlchemy classifies that error as a disconnect and calls
+`Pool._invalidate`, which stamps the pool with the current time: every pooled
+connection opened before that stamp is closed and reopened at its next checkout,
+so a server restart costs one failed statement, not one per pooled connection
+(connections checked out at that moment are left alone).
 """
 
 from __future__ import annotations
@@ -16,16 +32,23 @@ import os
 import secrets
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlmodel import create_engine
 
 from vault.settings import database_url
 
-__all__ = ["get_engine", "reset_engines"]
+__all__ = ["PING_AFTER_IDLE_S", "get_engine", "reset_engines"]
+
+PING_AFTER_IDLE_S = 10.0
+"""Seconds a pooled server connection may sit idle before its next checkout pings it."""
+
+_CHECKED_IN_AT = "byok_checked_in_at"  # key in a pool record's `info`; gone when it reconnects
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -52,12 +75,57 @@ def reset_engines() -> None:
         _engines.clear()
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(
+    url: str,
+    *,
+    ping_after_idle_s: float = PING_AFTER_IDLE_S,
+    clock: Callable[[], float] = time.monotonic,
+) -> Engine:
+    """A new engine for `url`; tests pass `ping_after_idle_s` and a fake `clock`.
+
+    `ping_after_idle_s=0` pings every reused connection (what `pool_pre_ping`
+    did); a local SQLite file has no server to drop it and is never pinged.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url)
+    _ping_after_idle(engine, ping_after_idle_s, clock)
+    return engine
+
+
+def _ping_after_idle(engine: Engine, threshold_s: float, clock: Callable[[], float]) -> None:
+    """Ping a connection on checkout when it sat idle in the pool for `threshold_s` or more.
+
+    SQLAlchemy's pessimistic-disconnect pattern: a `checkout` listener that
+    raises `DisconnectionError` makes the pool discard that connection and hand
+    out a newly opened one. A connection never checked in since it was opened
+    (the record's `info` is cleared on every reconnect) was just proven alive by
+    connecting, so it is not pinged.
+    """
+
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN_AT] = clock()
+
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in_at: float | None = record.info.get(_CHECKED_IN_AT)
+        if checked_in_at is None or clock() - checked_in_at < threshold_s:
+            return
+        dialect = engine.dialect
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as e:
+            if not dialect.is_disconnect(e, dbapi_connection, None):
+                raise
+            alive = False
+        if not alive:
+            # Like `pool_pre_ping`: a dead idle connection usually means a server
+            # restart, so the pool's other connections from before now are stale too.
+            raise exc.InvalidatePoolError("idle pooled connection failed its ping")
+
+    event.listen(engine, "checkin", checked_in)
+    event.listen(engine, "checkout", checked_out)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
