@@ -15,9 +15,32 @@ step's fallback model. `after_call` classifies the outcome and folds it in:
 The database work runs in a thread so a busy database never stalls the
 other steps of the run. An answer that changes nothing but the window's call
 count is counted in memory and written in batches (`providers.breaker.tally`):
-on the success path a call costs the admission's read and no write. Wired first in
+on the success path a call costs no write. Wired first in
 `flows.engine.wiring`, so a refused call costs one indexed read and reaches no
 other hook.
+
+Each hook (one per run) remembers every breaker as it last read or wrote it,
+and when. A call to a breaker remembered closed less than `refresh_s` ago
+(`BYOK_BREAKER_REFRESH_S`, default 1 s) is admitted by the same pure
+`admit` on that state, with no database work and no thread hop: a chain of
+steps on a healthy provider reads the row about once a second instead of
+once a call. Only admissions that change nothing are made this way; an open
+or half-open breaker, and any probe, is read (and written) as before. Every
+change this hook writes (a failure, a probe's result, a flush of counted
+answers) replaces what it remembers, and parallel steps that find nothing
+remembered share one read (single-flight) and each judge their call on it.
+
+    what a run sees                        when
+    its own failures, and what they        at once: the next call is judged
+    did (opened the breaker)               on the state the failure wrote
+    another worker opening the breaker     within `refresh_s`: until then the
+                                           run may send calls on its closed
+                                           view (each one's failure, written,
+                                           shows it the open breaker at once)
+    another worker's failures that have    the same, and they never decide this
+    not opened it                          run's admissions anyway
+
+`refresh_s=0` reads the row before every call, as before this memory existed.
 """
 
 from __future__ import annotations
@@ -37,7 +60,7 @@ from providers.breaker import tally
 from providers.breaker.errors import CircuitOpenError
 from providers.breaker.events import Emit, emit_transition
 from providers.breaker.policy import BreakerPolicy
-from providers.breaker.settings import policy_from_env
+from providers.breaker.settings import policy_from_env, refresh_from_env
 from providers.breaker.state import (
     Admission,
     Breaker,
@@ -64,7 +87,9 @@ class BreakerHook:
 
     With no arguments it uses the worker's `BYOK_BREAKER_*` settings, the
     BYOK database and the wall clock (shared by every machine); tests inject
-    a policy, a store, a clock and an event sink.
+    a policy, a store, a clock, an event sink and `refresh_s` (how long a
+    closed breaker this hook read or wrote admits calls without a read; 0
+    reads before every call).
     """
 
     def __init__(
@@ -75,15 +100,25 @@ class BreakerHook:
         clock: Callable[[], float] = time.time,
         emit: Emit = emit_transition,
         enabled: bool | None = None,
+        refresh_s: float | None = None,
     ) -> None:
         configured = policy if policy is not None else policy_from_env()
         self._enabled = (configured is not None) if enabled is None else enabled
         self._policy = configured or BreakerPolicy()
+        if refresh_s is None:
+            refresh_s = refresh_from_env() if self._enabled else 0.0
+        if not (math.isfinite(refresh_s) and refresh_s >= 0):
+            raise ValueError(f"refresh_s must be 0 or more, got {refresh_s}")
+        self._refresh_s = refresh_s
         self._store = store
         self._clock = clock
         self._emit = emit
         # Per call in flight: its breaker, its admission, and the breaker as admission read it.
         self._admitted: dict[int, tuple[BreakerKey, Admission, Breaker]] = {}
+        # Per breaker: its state as this hook last read or wrote it, and the clock then.
+        self._seen: dict[BreakerKey, tuple[Breaker, float]] = {}
+        # Per breaker: the read that callers finding nothing remembered are waiting for.
+        self._reading: dict[BreakerKey, asyncio.Task[Change[Admission]]] = {}
 
     async def before_call(self, call: CallInfo) -> None:
         """Refuse the call with `CircuitOpenError` if its breaker is open."""
@@ -91,13 +126,21 @@ class BreakerHook:
             return
         key = BreakerKey(call.endpoint.provider, call.model.model, call.endpoint.key_id)
         now = self._clock()
-        change = await asyncio.to_thread(
-            self._store_().change, key, lambda breaker: admit(breaker, now, self._policy)
-        )
-        self._announce(change)
-        if not change.value.allowed:
+        remembered = self._recent(key, now)
+        if remembered is not None and remembered.circuit is Circuit.CLOSED:
+            admission = _admit_unchanged(remembered, now, self._policy)
+            if admission is not None and admission.allowed:
+                self._admitted[id(call)] = (key, admission, remembered)
+                return
+        change, mine = await self._read_shared(key, now)
+        admission = change.value if mine else _admit_unchanged(change.after, now, self._policy)
+        if admission is None:
+            # The shared read left a decision that changes the breaker (a probe): our own.
+            change = await self._read(key, now)
+            admission = change.value
+        if not admission.allowed:
             raise _refusal(key, change.after, now)
-        self._admitted[id(call)] = (key, change.value, change.after)
+        self._admitted[id(call)] = (key, admission, change.after)
 
     async def after_call(self, call: CallInfo, outcome: CallOutcome) -> None:
         """Count the outcome; a failure may open the breaker, a probe's success closes it."""
@@ -115,7 +158,8 @@ class BreakerHook:
             # Only the window's count changes: counted in memory, written when due.
             due = tally.count(store.engine, key, seen, now)
             if due is not None:
-                await asyncio.to_thread(store.change, key, partial(_counted, due))
+                flushed = await asyncio.to_thread(store.change, key, partial(_counted, due))
+                self._remember(key, flushed.after, now)
             return
         label = failure_label(outcome.error) if result is CallResult.FAILURE else None
         pending = tally.take(store.engine, key)
@@ -124,12 +168,78 @@ class BreakerHook:
             counted = tally.apply(breaker, pending)
             return record(counted, admission, result, now, self._policy, failure=label), None
 
-        self._announce(await asyncio.to_thread(store.change, key, fold))
+        change = await asyncio.to_thread(store.change, key, fold)
+        self._remember(key, change.after, now)  # this run's next call is judged on it at once
+        self._announce(change)
 
     async def after_run(self, run: RunInfo) -> None:  # noqa: ARG002
         """Write the answers this process counted but has not written yet."""
         if self._enabled and self._store is not None:
-            await asyncio.to_thread(_flush, self._store)
+            now = self._clock()
+            for change in await asyncio.to_thread(_flush, self._store):
+                self._remember(change.key, change.after, now)
+
+    def _recent(self, key: BreakerKey, now: float) -> Breaker | None:
+        """The breaker as this hook last saw it, if that was less than `refresh_s` ago."""
+        seen = self._seen.get(key)
+        if seen is None or not 0.0 <= now - seen[1] < self._refresh_s:
+            return None  # never seen, too old, or the clock went back
+        return seen[0]
+
+    def _remember(self, key: BreakerKey, breaker: Breaker, at: float) -> None:
+        """Keep `breaker`, seen at `at`, unless a later generation is remembered and recent.
+
+        A read that started before this hook wrote a transition (its own
+        failure opening the breaker) can finish after it: the older
+        generation it read must not hide the transition. Generations only go
+        back when `byok breakers --reset` deletes the row; then the newer
+        state wins once the remembered one is `refresh_s` old.
+        """
+        kept = self._seen.get(key)
+        if (
+            kept is not None
+            and kept[0].generation > breaker.generation
+            and 0.0 <= at - kept[1] < self._refresh_s
+        ):
+            return
+        self._seen[key] = (breaker, at)
+
+    async def _read_shared(self, key: BreakerKey, now: float) -> tuple[Change[Admission], bool]:
+        """Admit through the store, sharing a read already under way for `key`.
+
+        Returns the change and whether it holds this caller's own admission
+        (True) or another caller's, read while this one waited (False). The
+        read runs as its own task, so a caller cancelled while waiting does
+        not cancel it for the others. With `refresh_s=0` every call reads.
+        """
+        if self._refresh_s <= 0:
+            return await self._read(key, now), True
+        loop = asyncio.get_running_loop()
+        reading = self._reading.get(key)
+        if reading is not None and not reading.done() and reading.get_loop() is loop:
+            try:
+                return await asyncio.shield(reading), False
+            except Exception:  # the read's own caller gets its error; this call tries again
+                return await self._read(key, now), True
+        reading = loop.create_task(self._read(key, now))
+        self._reading[key] = reading
+        reading.add_done_callback(partial(self._landed, key))
+        return await asyncio.shield(reading), True
+
+    def _landed(self, key: BreakerKey, reading: asyncio.Task[Change[Admission]]) -> None:
+        if self._reading.get(key) is reading:
+            del self._reading[key]
+        if not reading.cancelled():
+            reading.exception()  # retrieved: a caller that was cancelled cannot re-raise it
+
+    async def _read(self, key: BreakerKey, now: float) -> Change[Admission]:
+        """Read the breaker and admit a call at `now`, writing if admission changes it."""
+        change = await asyncio.to_thread(
+            self._store_().change, key, lambda breaker: admit(breaker, now, self._policy)
+        )
+        self._remember(key, change.after, now)
+        self._announce(change)
+        return change
 
     def _store_(self) -> BreakerStore:
         if self._store is None:
@@ -159,9 +269,14 @@ class BreakerHook:
             )
 
 
-def _flush(store: BreakerStore) -> None:
-    for key, pending in tally.take_all(store.engine):
-        store.change(key, partial(_counted, pending))
+def _flush(store: BreakerStore) -> list[Change[None]]:
+    return [store.change(k, partial(_counted, p)) for k, p in tally.take_all(store.engine)]
+
+
+def _admit_unchanged(breaker: Breaker, now: float, policy: BreakerPolicy) -> Admission | None:
+    """`admit`'s verdict on `breaker` if it needs no write (not a probe), else None."""
+    after, admission = admit(breaker, now, policy)
+    return admission if after == breaker and not admission.probe else None
 
 
 def _counted(pending: tally.Tally, breaker: Breaker) -> tuple[Breaker, None]:

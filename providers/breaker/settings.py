@@ -7,9 +7,15 @@
     BYOK_BREAKER_WINDOW_S     seconds the counts are kept before starting over (60)
     BYOK_BREAKER_COOL_DOWN_S  seconds an open breaker refuses every call (30)
     BYOK_BREAKER_PROBES       calls let through to test a recovering provider (1)
+    BYOK_BREAKER_REFRESH_S    seconds a run may admit calls to a closed breaker on the
+                              state it last read or wrote, without reading it again
+                              (1; 0 reads the shared row before every call)
 
 Every worker sharing a database should use the same values: the state is
-shared, the policy is each worker's own.
+shared, the policy is each worker's own. `BYOK_BREAKER_REFRESH_S` is not
+part of the policy: it says how stale a run's view of the shared state may
+be (another worker's opening of a breaker reaches a run within that many
+seconds), not how the breaker behaves, so workers may differ in it.
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ from typing import TypeVar
 
 from providers.breaker.policy import BreakerPolicy, ConsecutiveFailures, FailureRate
 
-__all__ = ["BreakerSettingsError", "policy_from_env"]
+__all__ = ["DEFAULT_REFRESH_S", "BreakerSettingsError", "policy_from_env", "refresh_from_env"]
 
 N = TypeVar("N", int, float)
 
 _DEFAULTS = BreakerPolicy()
+
+DEFAULT_REFRESH_S = 1.0
+"""How long a run trusts the closed breaker it last read or wrote (`BreakerHook`)."""
 
 
 class BreakerSettingsError(ValueError):
@@ -52,6 +61,12 @@ def policy_from_env(environ: Mapping[str, str] | None = None) -> BreakerPolicy |
         probes=_read(env, "BYOK_BREAKER_PROBES", int, _DEFAULTS.probes, minimum=1),
         probe_lease_s=_DEFAULTS.probe_lease_s,
     )
+
+
+def refresh_from_env(environ: Mapping[str, str] | None = None) -> float:
+    """`BYOK_BREAKER_REFRESH_S`: how long a run admits from the closed breaker it last saw."""
+    env = os.environ if environ is None else environ
+    return _read(env, "BYOK_BREAKER_REFRESH_S", float, DEFAULT_REFRESH_S, minimum=0.0)
 
 
 def _read(

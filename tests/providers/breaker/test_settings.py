@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from providers.breaker import DEFAULT_BREAKER_POLICY, FailureCounts
-from providers.breaker.settings import BreakerSettingsError, policy_from_env
+from providers.breaker.settings import BreakerSettingsError, policy_from_env, refresh_from_env
 
 
 def test_no_settings_give_the_default_policy() -> None:
@@ -48,3 +48,17 @@ def test_each_setting_reaches_the_policy() -> None:
 def test_bad_values_are_rejected_naming_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(BreakerSettingsError, match=message):
         policy_from_env(env)
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [(None, 1.0), ("0", 0.0), ("0.25", 0.25), ("5", 5.0)])
+def test_refresh_s_defaults_to_one_second_and_zero_means_read_every_call(
+    raw: str | None, seconds: float
+) -> None:
+    env = {} if raw is None else {"BYOK_BREAKER_REFRESH_S": raw}
+    assert refresh_from_env(env) == seconds
+
+
+@pytest.mark.parametrize("raw", ["-1", "soon", "nan", "inf"])
+def test_a_bad_refresh_s_is_rejected_naming_the_variable(raw: str) -> None:
+    with pytest.raises(BreakerSettingsError, match="BYOK_BREAKER_REFRESH_S must be"):
+        refresh_from_env({"BYOK_BREAKER_REFRESH_S": raw})
