@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, insert, or_, update
+from sqlalchemy import Engine, Integer, String, bindparam, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -52,6 +52,26 @@ __all__ = [
 
 GENESIS = "0" * 64  # the `prev` of event 1
 _CHAIN_ID = 1
+# Built once and run on the session's connection: every key use appends an event, and
+# building these statements, compiling a multi-row VALUES (never cached) and the ORM's
+# DML path cost more CPU than the database round trips they make.
+_RESERVE = (
+    update(AuditChain)
+    .where(col(AuditChain.id) == _CHAIN_ID)
+    .values(seq=col(AuditChain.seq) + bindparam("count", type_=Integer))
+    .returning(
+        col(AuditChain.seq),
+        col(AuditChain.head),
+        col(AuditChain.kek_id),
+        col(AuditChain.wrapped_key),
+    )
+)
+_INSERT = insert(AuditEvent)  # executed with a list of rows: cached, one batch
+_MOVE_HEAD = (
+    update(AuditChain)
+    .where(col(AuditChain.id) == _CHAIN_ID)
+    .values(head=bindparam("head", type_=String))
+)
 _DOMAIN = b"BYOK-AUDIT\x01"
 # Column sizes (see `vault.models.AuditEvent`): longer values are cut, never rejected,
 # so an odd step id or file path cannot stop a key use from being recorded.
@@ -198,17 +218,8 @@ class AuditLog:
         """
         if not records:
             return []
-        bumped = session.exec(
-            update(AuditChain)
-            .where(col(AuditChain.id) == _CHAIN_ID)
-            .values(seq=col(AuditChain.seq) + len(records))
-            .returning(
-                col(AuditChain.seq),
-                col(AuditChain.head),
-                col(AuditChain.kek_id),
-                col(AuditChain.wrapped_key),
-            )
-        ).one_or_none()
+        connection = session.connection()  # the caller's transaction
+        bumped = connection.execute(_RESERVE, {"count": len(records)}).one_or_none()
         if bumped is None:
             raise VaultError("the audit chain is missing: open the vault with KeyStore.open()")
         seq, prev = int(bumped[0]) - len(records), str(bumped[1])
@@ -225,8 +236,8 @@ class AuditLog:
             entries.append(AuditEntry(seq=seq, at=at, record=fitted, prev=prev, mac=mac))
             prev = mac
         # Core statements, not the ORM's unit of work: no flush bookkeeping per event.
-        session.exec(insert(AuditEvent).values(rows))
-        session.exec(update(AuditChain).where(col(AuditChain.id) == _CHAIN_ID).values(head=prev))
+        connection.execute(_INSERT, rows)
+        connection.execute(_MOVE_HEAD, {"head": prev})
         return entries
 
     def record(self, record: AuditRecord) -> AuditEntry:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import String, bindparam
 from sqlmodel import Session, col, exists, select
 
 from providers.types import Protocol
@@ -133,6 +134,20 @@ class NamedKey:
     users_exist: bool
 
 
+# Built once: every provider call resolves its key with this query, and building the
+# statement cost about as much CPU as running it.
+_KEY_NAMED = (
+    select(Org, ProviderKey, OrgDataKey, exists(select(User.id)))
+    .join(ProviderKey, col(ProviderKey.org_id) == col(Org.id))
+    .join(OrgDataKey, col(OrgDataKey.org_id) == col(Org.id))
+    .where(
+        col(Org.slug) == bindparam("org", type_=String),
+        col(ProviderKey.name) == bindparam("name", type_=String),
+        col(ProviderKey.status) == KeyStatus.ACTIVE.value,
+    )
+)
+
+
 def key_named(session: Session, org: str, name: str) -> NamedKey | None:
     """One query for what a call's resolution needs when PREFIX names a key of `org`.
 
@@ -140,17 +155,7 @@ def key_named(session: Session, org: str, name: str) -> NamedKey | None:
     lookups find the key by provider, or say what is missing). Every table is
     joined on the org's id: no row of another org can come back.
     """
-    statement = (
-        select(Org, ProviderKey, OrgDataKey, exists(select(User.id)))
-        .join(ProviderKey, col(ProviderKey.org_id) == col(Org.id))
-        .join(OrgDataKey, col(OrgDataKey.org_id) == col(Org.id))
-        .where(
-            Org.slug == org,
-            ProviderKey.name == name,
-            ProviderKey.status == KeyStatus.ACTIVE.value,
-        )
-    )
-    rows = session.exec(statement).all()
+    rows = session.exec(_KEY_NAMED, params={"org": org, "name": name}).all()
     if not rows:
         return None
     org_row, key, _, users_exist = rows[0]
