@@ -13,6 +13,7 @@ never store, log or raise with content (invariant 1).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -119,6 +120,16 @@ def _elapsed_ms(started: float) -> int:
 
 
 async def finish_run(hooks: Sequence[CallHook], run: RunInfo) -> None:
-    """Tell every hook the run is over, in reverse order (the ledger first)."""
-    for hook in reversed(hooks):
-        await hook.after_run(run)
+    """Tell every hook the run is over, all at once; the first error is raised after all ran.
+
+    Run ends are independent (the ledger publishes the run's cost to Prefect,
+    the breaker writes its pending counts), so they wait for their databases
+    and the Prefect API together rather than one after the other; a hook that
+    fails does not keep the others from finishing.
+    """
+    results = await asyncio.gather(
+        *(hook.after_run(run) for hook in reversed(hooks)), return_exceptions=True
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result

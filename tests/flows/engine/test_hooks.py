@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from flows.engine.hooks import CallInfo, CallOutcome, RunInfo, call_with_hooks
+from flows.engine.hooks import CallInfo, CallOutcome, RunInfo, call_with_hooks, finish_run
 from flows.ledger import CallContext
 from flows.recipe import ModelRef
 from providers.endpoint import Endpoint
@@ -89,3 +91,43 @@ async def test_a_refusing_hook_prevents_the_call_and_unwinds_the_others() -> Non
     assert log == ["before a", "before b", "after a"]
     assert not a.outcomes[0].sent
     assert isinstance(a.outcomes[0].error, Refused)
+
+
+class RunEnd:
+    """A hook whose run end waits for another's to start, and may fail."""
+
+    def __init__(
+        self, started: asyncio.Event, waits_for: asyncio.Event | None, *, fails: bool
+    ) -> None:
+        self.started, self.waits_for, self.fails = started, waits_for, fails
+        self.finished = False
+
+    async def before_call(self, call: CallInfo) -> None:
+        pass
+
+    async def after_call(self, call: CallInfo, outcome: CallOutcome) -> None:
+        pass
+
+    async def after_run(self, run: RunInfo) -> None:
+        self.started.set()
+        if self.waits_for is not None:
+            await self.waits_for.wait()
+        if self.fails:
+            raise Refused("run end")
+        self.finished = True
+
+
+RUN = RunInfo(org="o", user="u", recipe="r", run_id="run", answered_by={}, error=None)
+
+
+async def test_run_ends_overlap_and_a_failing_one_does_not_stop_the_others() -> None:
+    first, second = asyncio.Event(), asyncio.Event()
+    # The ledger's end (last hook, told first) waits until the breaker's end has started:
+    # one after the other, this would never finish.
+    ledger = RunEnd(first, waits_for=second, fails=False)
+    failing = RunEnd(asyncio.Event(), waits_for=None, fails=True)
+    breaker = RunEnd(second, waits_for=first, fails=False)
+    with pytest.raises(Refused):
+        await asyncio.wait_for(finish_run([breaker, failing, ledger], RUN), timeout=10)
+    assert ledger.finished
+    assert breaker.finished
