@@ -27,11 +27,21 @@ unknown provider or model yields `None`, never a made-up zero: the ledger then
 shows the call as unpriced instead of free.
 
 Every ledger row is priced here, so the number of genai-prices calculations
-per call is per-step overhead (~0.2 ms of CPU each). A component none of whose
-tokens were used costs price x 0 whatever its tiers, so it is not calculated
-(the input never counts as unused: a per-request fee is charged to it even for
-an empty prompt). No amount changes (a `Decimal` may now show fewer trailing
-zeros, e.g. `0` for `0.00`; it compares equal).
+per call is per-step overhead (~0.2 ms of CPU each). Two shortcuts keep it
+down without changing any amount (a `Decimal` may now show fewer or more
+trailing zeros, e.g. `0` for `0.00`; it compares equal):
+
+- a component none of whose tokens were used costs price x 0 whatever its
+  tiers, so it is not calculated (the input never counts as unused: a
+  per-request fee is charged to it even for an empty prompt);
+- the calculation that found the model's price already split output from the
+  rest (its `output_price` sums the `output_*` prices, exactly the output
+  component), so only the cache components that were used get a calculation
+  of their own and the input is what remains of the total. A call without
+  cache tokens costs one calculation instead of four or five.
+
+A user price-file entry has no such first calculation: only the first
+shortcut applies to it.
 """
 
 from __future__ import annotations
@@ -104,7 +114,19 @@ def price(provider: str, model: str, usage: Usage, *, at: datetime | None = None
     source = price_source()
     if calc.auto_update_timestamp is not None:
         source += f" (auto-updated {calc.auto_update_timestamp.isoformat()})"
-    return _split(calc.model_price, usage, source)
+    if not _output_price_is_output_component() or None in vars(calc.model_price).values():
+        # `_split` prices an explicit None as zero, which counts its tokens
+        # apart: only the split itself gives the split's result for such a price.
+        return _split(calc.model_price, usage, source)
+    # Each amount is a price times a count over a power of ten (tokens per
+    # million, requests per thousand: no other count is ever non-zero here),
+    # far fewer digits than Decimal's 28, so the remainder is exact.
+    parts = _components(calc.model_price, usage, ("cache_read", "cache_write"))
+    parts["output"] = calc.output_price
+    parts["input"] = (
+        calc.total_price - calc.output_price - parts["cache_read"] - parts["cache_write"]
+    )
+    return _cost(parts, source)
 
 
 def _genai_usage(usage: Usage) -> genai_prices.Usage:
@@ -185,6 +207,25 @@ def _cost(parts: dict[str, Decimal], source: str) -> Cost:
         output_usd=parts["output"],
         total_usd=sum(parts.values(), Decimal(0)),
         source=source,
+    )
+
+
+@cache
+def _output_price_is_output_component() -> bool:
+    """Whether genai-prices' `output_price` is exactly what `_component` calls output.
+
+    `ModelPrice.calc_price` adds a price to `output_price` when its unit's
+    direction is output, and to `total_price` always. When the units that have
+    an output direction are exactly the `output_*` keys, the output component
+    can be read off the first calculation; a genai-prices release that breaks
+    this makes `price` fall back to pricing every component apart.
+    """
+    from genai_prices.data_units import unit_data
+
+    return all(
+        (unit["dimensions"].get("direction") == "output")
+        == (_component(unit.get("price_key", usage_key)) == "output")
+        for usage_key, unit in unit_data.items()
     )
 
 

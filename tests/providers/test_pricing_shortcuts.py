@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import genai_prices
 import pytest
@@ -154,3 +155,31 @@ def test_price_file_entries_match_the_split_of_every_component(
             assert expected.source.startswith("price file sha256:")
 
         assert _outcome(price, provider, model, usage) == expected, usage
+
+
+@pytest.mark.parametrize(
+    ("usage", "calculations"),
+    [
+        (Usage(input_tokens=30, output_tokens=12, reasoning_tokens=4), 1),
+        (Usage(input_tokens=3000, cache_read_tokens=2048, output_tokens=12), 2),
+    ],
+    ids=["no-cache", "cache-read"],
+)
+def test_a_call_costs_one_genai_prices_calculation_plus_one_per_cache_kind_used(
+    usage: Usage, calculations: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-call CPU budget: the calculation that finds the price, plus used cache parts."""
+    made: list[object] = []
+    original = ModelPrice.calc_price
+
+    def counted(self: ModelPrice, usage: Any) -> Any:
+        made.append(usage)
+        return original(self, usage)
+
+    monkeypatch.setattr(ModelPrice, "calc_price", counted)
+
+    cost = price("anthropic", "claude-sonnet-4-5", usage)
+
+    assert cost is not None
+    assert cost.output_usd == 12 * Decimal(15) / 10**6
+    assert len(made) == calculations
