@@ -25,6 +25,23 @@ on the whole prompt) and overlapping token kinds are then handled by
 genai-prices itself, and the components add up to the total exactly. An
 unknown provider or model yields `None`, never a made-up zero: the ledger then
 shows the call as unpriced instead of free.
+
+Every ledger row is priced here, so the number of genai-prices calculations
+per call is per-step overhead (~0.2 ms of CPU each). Two shortcuts keep it
+down without changing any amount (a `Decimal` may now show fewer or more
+trailing zeros, e.g. `0` for `0.00`; it compares equal):
+
+- a component none of whose tokens were used costs price x 0 whatever its
+  tiers, so it is not calculated (the input never counts as unused: a
+  per-request fee is charged to it even for an empty prompt);
+- the calculation that found the model's price already split output from the
+  rest (its `output_price` sums the `output_*` prices, exactly the output
+  component), so only the cache components that were used get a calculation
+  of their own and the input is what remains of the total. A call without
+  cache tokens costs one calculation instead of four or five.
+
+A user price-file entry has no such first calculation: only the first
+shortcut applies to it.
 """
 
 from __future__ import annotations
@@ -97,7 +114,19 @@ def price(provider: str, model: str, usage: Usage, *, at: datetime | None = None
     source = price_source()
     if calc.auto_update_timestamp is not None:
         source += f" (auto-updated {calc.auto_update_timestamp.isoformat()})"
-    return _split(calc.model_price, usage, source)
+    if not _output_price_is_output_component() or None in vars(calc.model_price).values():
+        # `_split` prices an explicit None as zero, which counts its tokens
+        # apart: only the split itself gives the split's result for such a price.
+        return _split(calc.model_price, usage, source)
+    # Each amount is a price times a count over a power of ten (tokens per
+    # million, requests per thousand: no other count is ever non-zero here),
+    # far fewer digits than Decimal's 28, so the remainder is exact.
+    parts = _components(calc.model_price, usage, ("cache_read", "cache_write"))
+    parts["output"] = calc.output_price
+    parts["input"] = (
+        calc.total_price - calc.output_price - parts["cache_read"] - parts["cache_write"]
+    )
+    return _cost(parts, source)
 
 
 def _genai_usage(usage: Usage) -> genai_prices.Usage:
@@ -113,16 +142,34 @@ def _genai_usage(usage: Usage) -> genai_prices.Usage:
     )
 
 
+_COMPONENTS = ("input", "cache_read", "cache_write", "output")
+
+
 def _split(model_price: ModelPrice, usage: Usage, source: str) -> Cost:
-    """Price `usage` once per bill component, the other components' prices zeroed."""
+    """Price `usage` once per used bill component, the other components' prices zeroed."""
+    return _cost(_components(model_price, usage, _COMPONENTS), source)
+
+
+def _components(
+    model_price: ModelPrice, usage: Usage, components: tuple[str, ...]
+) -> dict[str, Decimal]:
+    """The cost of each of `components`, each priced alone; unused ones cost zero.
+
+    Every calculation still prices the other components' keys (at zero), so
+    genai-prices nests the token counts, picks tiers and rejects inconsistent
+    usage exactly as it did when it priced the whole call.
+    """
     from genai_prices.types import ModelPrice
 
     prices = {key: value for key, value in vars(model_price).items() if not key.startswith("_")}
     tokens = _genai_usage(usage)
-    parts = dict.fromkeys(("input", "cache_read", "cache_write", "output"), Decimal(0))
+    parts = dict.fromkeys(components, Decimal(0))
     # Each price key's charge depends on its own count only, so the keys of one
     # component are priced together: one pass per component, not per key.
-    for component in {_component(key) for key, value in prices.items() if value is not None}:
+    priced = {_component(key) for key, value in prices.items() if value is not None}
+    for component in priced.intersection(components):
+        if not _used(component, usage):
+            continue
         alone = ModelPrice(
             **{
                 k: (v if v is not None and _component(k) == component else Decimal(0))
@@ -130,6 +177,29 @@ def _split(model_price: ModelPrice, usage: Usage, source: str) -> Cost:
             }
         )
         parts[component] = alone.calc_price(tokens)["total_price"]
+    return parts
+
+
+def _used(component: str, usage: Usage) -> bool:
+    """Whether `usage` has tokens that `component`'s prices charge.
+
+    A component's prices are charged on its own token counts only (genai-prices
+    subtracts cache reads and writes from `input_tokens`, and prices reasoning
+    as part of `output_tokens`, or apart where the model prices it apart: both
+    are output), so with those counts at zero it costs price x 0 = 0, whatever
+    tier the prompt reaches. The input is always used: a per-request fee
+    (`requests_kcount`, no direction) belongs to it and is charged per call.
+    """
+    if component == "cache_read":
+        return usage.cache_read_tokens != 0
+    if component == "cache_write":
+        return usage.cache_write_tokens != 0 or usage.cache_write_1h_tokens != 0
+    if component == "output":
+        return usage.output_tokens != 0 or usage.reasoning_tokens != 0
+    return True
+
+
+def _cost(parts: dict[str, Decimal], source: str) -> Cost:
     return Cost(
         input_usd=parts["input"],
         cache_read_usd=parts["cache_read"],
@@ -137,6 +207,25 @@ def _split(model_price: ModelPrice, usage: Usage, source: str) -> Cost:
         output_usd=parts["output"],
         total_usd=sum(parts.values(), Decimal(0)),
         source=source,
+    )
+
+
+@cache
+def _output_price_is_output_component() -> bool:
+    """Whether genai-prices' `output_price` is exactly what `_component` calls output.
+
+    `ModelPrice.calc_price` adds a price to `output_price` when its unit's
+    direction is output, and to `total_price` always. When the units that have
+    an output direction are exactly the `output_*` keys, the output component
+    can be read off the first calculation; a genai-prices release that breaks
+    this makes `price` fall back to pricing every component apart.
+    """
+    from genai_prices.data_units import unit_data
+
+    return all(
+        (unit["dimensions"].get("direction") == "output")
+        == (_component(unit.get("price_key", usage_key)) == "output")
+        for usage_key, unit in unit_data.items()
     )
 
 
