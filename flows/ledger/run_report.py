@@ -6,9 +6,10 @@ kind, cost) and their total, so the Prefect UI shows cost per step; its key is
 log line holds the total and call counts. Both carry ids and numbers from the
 rows the run committed to the ledger, never content.
 
-The artifact goes through the flow run's own API client: a new client builds
-a TLS context and opens a connection, which cost a chain of ten steps about
-50 ms per run (measured against a `prefect server`), for one request.
+The artifact goes through the flow run's own API client rather than a new
+one (no second client, TLS context and connection per run). Its cost is
+mostly the Prefect server's: against a `prefect server` on PostgreSQL, 48 ms
+per artifact through the run's client, 52 ms through a new one.
 """
 
 from __future__ import annotations

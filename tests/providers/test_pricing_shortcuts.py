@@ -22,36 +22,22 @@ import pytest
 from genai_prices.types import ModelPrice
 
 from providers.price_file import load_price_table
-from providers.pricing import Cost, price, price_source
+
+# The old split used the same token mapping and component names as today's code:
+# only the choice of what to calculate changed, so the reference shares those helpers.
+from providers.pricing import Cost, _component, _genai_usage, price, price_source
 from providers.types import Usage
-
-
-def _reference_component(price_key: str) -> str:
-    if price_key.startswith("cache_"):
-        return "cache_write" if "write" in price_key else "cache_read"
-    return "output" if price_key.startswith("output_") else "input"
-
-
-def _reference_genai_usage(usage: Usage) -> genai_prices.Usage:
-    return genai_prices.Usage(
-        input_tokens=usage.input_tokens,
-        cache_read_tokens=usage.cache_read_tokens,
-        cache_write_tokens=usage.cache_write_tokens,
-        cache_write_1h_tokens=usage.cache_write_1h_tokens,
-        output_tokens=usage.output_tokens,
-        output_reasoning_tokens=usage.reasoning_tokens,
-    )
 
 
 def _reference_split(model_price: ModelPrice, usage: Usage, source: str) -> Cost:
     """The split as it was: every priced component calculated, used or not."""
     prices = {key: value for key, value in vars(model_price).items() if not key.startswith("_")}
-    tokens = _reference_genai_usage(usage)
+    tokens = _genai_usage(usage)
     parts = dict.fromkeys(("input", "cache_read", "cache_write", "output"), Decimal(0))
-    for component in {_reference_component(k) for k, v in prices.items() if v is not None}:
+    for component in {_component(k) for k, v in prices.items() if v is not None}:
         alone = ModelPrice(
             **{
-                k: (v if v is not None and _reference_component(k) == component else Decimal(0))
+                k: (v if v is not None and _component(k) == component else Decimal(0))
                 for k, v in prices.items()
             }
         )
@@ -72,7 +58,7 @@ def _reference_price(provider: str, model: str, usage: Usage) -> Cost | None:
     if table is not None and entry is not None:
         return _reference_split(ModelPrice(**entry.price_keys()), usage, table.source)
     try:
-        calc = genai_prices.calc_price(_reference_genai_usage(usage), model, provider_id=provider)
+        calc = genai_prices.calc_price(_genai_usage(usage), model, provider_id=provider)
     except LookupError:
         return None
     return _reference_split(calc.model_price, usage, price_source())
