@@ -32,7 +32,7 @@ from vault.audit_batch import AuditBatch
 from vault.crypto import key_id_of, new_data_key, seal, unseal
 from vault.db import get_engine
 from vault.directory import find_org, has_users, principal_named
-from vault.envelope import data_key_ad, new_id, secret_ad
+from vault.envelope import KeyVersion, data_key_ad, new_id, secret_ad
 from vault.errors import (
     AuthenticationError,
     ConflictError,
@@ -43,6 +43,7 @@ from vault.errors import (
 from vault.inputs import check_key_spec, check_org_slug, check_secret
 from vault.keycheck import has_check_values, verify_master_keys
 from vault.lookup import (
+    DataKeyRow,
     KeyInfo,
     active_by_name,
     active_by_ref,
@@ -302,7 +303,7 @@ class KeyStore:
             run_id=run_id,
             step=step,
         )
-        row: ProviderKey | None = None
+        row: KeyVersion | None = None
         authorized = False
         try:
             with Session(self._engine, expire_on_commit=False) as session:
@@ -315,8 +316,8 @@ class KeyStore:
                     row = active_for_prefix(session, org_row, prefix)
                     data_key = self._data_key_of(session, org_row, row)
                 else:
-                    org_row, row = found.org, found.key
-                    data_key = self._data_key_among(org_row, row, found.data_keys)
+                    row = found.key
+                    data_key = self._data_key_among(org, found.org_id, row, found.data_keys)
                 try:
                     secret = unseal(data_key, row.ciphertext, secret_ad(row)).decode()
                 except (DecryptionError, UnicodeDecodeError) as e:
@@ -388,19 +389,19 @@ class KeyStore:
             raise undecryptable(org.slug, row) from e
 
     def _data_key_among(
-        self, org: Org, row: ProviderKey, data_keys: tuple[OrgDataKey, ...]
+        self, org: str, org_id: str, row: KeyVersion, data_keys: tuple[DataKeyRow, ...]
     ) -> bytes:
-        """Like `_data_key_of`, from the org's data keys already read."""
+        """Like `_data_key_of`, from the data keys of org `org` (id `org_id`) already read."""
         try:
             wanted = key_id_of(row.ciphertext)
             data_key = next((k for k in data_keys if k.id == wanted), None)
-            if data_key is None or data_key.org_id != org.id:
+            if data_key is None or data_key.org_id != org_id:
                 raise DecryptionError("the sealed key names no data key of its org")
             return self._unwrap(data_key)
         except DecryptionError as e:
-            raise undecryptable(org.slug, row) from e
+            raise undecryptable(org, row) from e
 
-    def _unwrap(self, data_key: OrgDataKey) -> bytes:
+    def _unwrap(self, data_key: OrgDataKey | DataKeyRow) -> bytes:
         kek = self._keks.get(data_key.kek_id)
         return kek.unwrap(data_key.wrapped, data_key_ad(data_key.org_id, data_key.id))
 
@@ -437,7 +438,7 @@ def _key_event(action: Action, actor: str, org: str, row: ProviderKey) -> AuditR
     )
 
 
-def _used(event: AuditRecord, row: ProviderKey | None) -> AuditRecord:
+def _used(event: AuditRecord, row: KeyVersion | None) -> AuditRecord:
     if row is None:
         return event
     return replace(event, key_id=row.id, key_name=row.name, key_version=row.version)
