@@ -252,3 +252,20 @@ def test_overlong_values_are_cut_to_fit_not_refused(store: KeyStore) -> None:
     assert (len(use.run_id or ""), len(use.step or "")) == (64, 200)
     assert (use.step or "").endswith("…")
     assert store.audit.verify().intact
+
+
+@pytest.mark.usefixtures("backend")
+def test_lone_uses_chain_on_both_databases() -> None:
+    # One event at a time takes PostgreSQL's one-statement insert and head move (a
+    # data-modifying CTE) and SQLite's two statements: same fields, same chain.
+    store = KeyStore.open()
+    store.add_key(org="default", provider="openai", secret="sk-1")
+
+    for step in ("plain", "ünïcode ✓", "s" * 300):
+        store.resolve("default", "openai", user="local", run_id="run-1", step=step)
+
+    uses = [e for e in store.audit.entries(orgs=["default"]) if e.record.action == "key.use"]
+    assert [e.record.step for e in uses] == ["plain", "ünïcode ✓", "s" * 199 + "…"]
+    assert [e.seq for e in uses] == [4, 5, 6]
+    report = store.audit.verify()
+    assert (report.intact, report.events, report.head) == (True, 6, uses[-1].mac)
