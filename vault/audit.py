@@ -25,7 +25,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -351,7 +351,9 @@ def _fit(record: AuditRecord) -> AuditRecord:
 
 
 def _columns(record: AuditRecord) -> dict[str, Any]:
-    fields = asdict(record)
+    # What `dataclasses.asdict` gave, without its deep copy of every (immutable) value:
+    # that copy was a tenth of a key resolution's CPU.
+    fields = {name: getattr(record, name) for name in _FIELDS}
     fields["outcome"] = record.outcome.value
     return fields
 
