@@ -2,8 +2,9 @@
 
 The row is built from numbers the provider returned and ids the run knows;
 pricing happens here so every row records which price source produced it.
-Each row is committed in its own transaction as soon as the call returns, so a
-process killed mid-run loses no call that already returned.
+Each row is committed as soon as its call returns (with the rows of calls that
+finished alongside, `group_commit`), so a process killed mid-run loses no call
+that already returned.
 """
 
 from __future__ import annotations
@@ -287,5 +288,15 @@ def record_many(engine: Engine, rows: Sequence[Mapping[str, object]]) -> None:
         return
     dialect = "postgresql" if engine.dialect.name == "postgresql" else "sqlite"
     stmt = _INSERT_IGNORING_KNOWN[dialect]
-    with engine.begin() as conn:
+    if len(rows) == 1:
+        # One statement is a transaction of its own: in autocommit mode the database
+        # commits it before it answers, so the insert is durable when `execute`
+        # returns, or else nothing of it is stored. That spares psycopg's BEGIN
+        # and the COMMIT, two of the three round trips of a lone call's row (the
+        # usual batch: steps in a chain finish one at a time).
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(stmt, rows[0])
+        return
+    with engine.begin() as conn:  # one transaction: BEGIN, a pipelined executemany, COMMIT
         conn.execute(stmt, list(rows))
