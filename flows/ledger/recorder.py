@@ -271,10 +271,12 @@ def row_values(row: UsageRecord) -> dict[str, object]:
 
 # Built once per dialect: every provider call inserts a row, and building the insert and
 # its ON CONFLICT clause per batch was CPU spent on a statement that never changes.
+# `inline()`: nothing reads the new row's `id`, so a one-row insert does not fetch it back
+# (SQLAlchemy would otherwise add `RETURNING id` on PostgreSQL and build a result for it).
 _TABLE = UsageRecord.__table__  # type: ignore[attr-defined]
 _INSERT_IGNORING_KNOWN: dict[str, Executable] = {
-    "postgresql": postgresql.insert(_TABLE).on_conflict_do_nothing(),
-    "sqlite": sqlite.insert(_TABLE).on_conflict_do_nothing(),
+    "postgresql": postgresql.insert(_TABLE).inline().on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(_TABLE).inline().on_conflict_do_nothing(),
 }
 
 
