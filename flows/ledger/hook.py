@@ -18,7 +18,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from flows.ledger.group_commit import write_row
-from flows.ledger.recorder import build_record, outcome_of, price_call, row_values
+from flows.ledger.recorder import LedgerRow, new_row, outcome_of, price_call
 from flows.ledger.run_report import publish_run_cost, run_logger
 from providers.pricing import Cost, PriceFileError
 from vault.db import get_engine
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from flows.engine.hooks import CallInfo, CallOutcome, RunInfo
-    from flows.ledger.models import UsageRecord
     from providers.types import Usage
 
 __all__ = ["LedgerHook"]
@@ -42,7 +41,7 @@ class LedgerHook:
 
     def __init__(self) -> None:
         self._deployment: tuple[str | None, str | None] | None = None
-        self._committed: list[UsageRecord] = []  # this run's rows, in commit order
+        self._committed: list[LedgerRow] = []  # this run's rows, in commit order
 
     async def before_call(self, call: CallInfo) -> None:
         """Nothing to check before a call."""
@@ -57,7 +56,7 @@ class LedgerHook:
         now = datetime.now(UTC)
         deployment_id, deployment = await self._current_deployment()
         model_reported = outcome.response.model if outcome.response else None
-        row = build_record(
+        row = new_row(
             call.context,
             provider=call.endpoint.provider,
             model=call.model.model,
@@ -73,7 +72,7 @@ class LedgerHook:
             at=now,
         )
         # Committed (with the rows of calls finishing alongside) before this returns.
-        await write_row(get_engine(), row_values(row))
+        await write_row(get_engine(), row)
         self._committed.append(row)
 
     async def after_run(self, run: RunInfo) -> None:

@@ -2,8 +2,9 @@
 
 The row is built from numbers the provider returned and ids the run knows;
 pricing happens here so every row records which price source produced it.
-Each row is committed in its own transaction as soon as the call returns, so a
-process killed mid-run loses no call that already returned.
+Each row is committed as soon as its call returns (with the rows of calls that
+finished alongside, `group_commit`), so a process killed mid-run loses no call
+that already returned.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypedDict
 
 from sqlalchemy import Engine, Executable
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,9 +27,11 @@ from providers.types import Usage
 
 __all__ = [
     "CallContext",
+    "LedgerRow",
     "build_record",
     "call_key",
     "cost_columns",
+    "new_row",
     "outcome_of",
     "price_call",
     "record",
@@ -93,6 +96,102 @@ def price_call(
     return cost
 
 
+class LedgerRow(TypedDict):
+    """One ledger row's columns as inserted: `UsageRecord`'s fields but `id`, in a plain dict.
+
+    The ledger hook builds one per provider call on the event loop. Making a
+    `UsageRecord` (SQLModel's instrumented per-attribute construction) and
+    then `model_dump`-ing it back into a dict for the insert cost more CPU
+    than the insert's own execution; the hook's run report reads the same
+    dict. Field meanings are documented on `UsageRecord`.
+    """
+
+    call_key: str
+    created_at: datetime
+    org: str
+    user: str
+    recipe: str
+    run_id: str
+    deployment_id: str | None
+    deployment: str | None
+    step: str
+    attempt: int
+    key_id: str
+    key_version: int
+    provider: str
+    model: str
+    model_reported: str | None
+    input_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cache_write_1h_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    input_cost_usd: Decimal | None
+    cache_read_cost_usd: Decimal | None
+    cache_write_cost_usd: Decimal | None
+    output_cost_usd: Decimal | None
+    cost_usd: Decimal | None
+    price_source: str | None
+    repriced_at: datetime | None
+    latency_ms: int
+    outcome: str
+
+
+def new_row(
+    ctx: CallContext,
+    *,
+    provider: str,
+    model: str,
+    usage: Usage,
+    key_id: str,
+    key_version: int,
+    latency_ms: int,
+    outcome: str,
+    model_reported: str | None,
+    deployment_id: str | None,
+    deployment: str | None,
+    cost: Cost | None,
+    at: datetime,
+) -> LedgerRow:
+    """The columns of the ledger row of one call made at `at`, priced at `cost`.
+
+    `cost=None` records the call as unpriced (the cost columns null).
+    """
+    return {
+        "call_key": call_key(ctx, key_id=key_id, provider=provider, model=model),
+        "created_at": at,
+        "org": ctx.org,
+        "user": ctx.user,
+        "recipe": ctx.recipe,
+        "run_id": ctx.run_id,
+        "deployment_id": deployment_id,
+        "deployment": deployment,
+        "step": ctx.step,
+        "attempt": ctx.attempt,
+        "key_id": key_id,
+        "key_version": key_version,
+        "provider": provider,
+        "model": model,
+        "model_reported": model_reported,
+        "input_tokens": usage.input_tokens,
+        "cache_read_tokens": usage.cache_read_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "cache_write_1h_tokens": usage.cache_write_1h_tokens,
+        "output_tokens": usage.output_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+        "input_cost_usd": None if cost is None else cost.input_usd,
+        "cache_read_cost_usd": None if cost is None else cost.cache_read_usd,
+        "cache_write_cost_usd": None if cost is None else cost.cache_write_usd,
+        "output_cost_usd": None if cost is None else cost.output_usd,
+        "cost_usd": None if cost is None else cost.total_usd,
+        "price_source": None if cost is None else cost.source,
+        "repriced_at": None,
+        "latency_ms": latency_ms,
+        "outcome": outcome,
+    }
+
+
 def build_record(
     ctx: CallContext,
     *,
@@ -111,39 +210,29 @@ def build_record(
 ) -> UsageRecord:
     """A ledger row made at `at` (default now), priced then unless `cost` is given.
 
-    `cost=None` records the call as unpriced (`cost_usd` null).
+    `cost=None` records the call as unpriced (`cost_usd` null). An ORM entity,
+    for callers that go on to use one; the ledger hook uses `new_row`.
     """
     when = at or datetime.now(UTC)
     if isinstance(cost, str):
         cost = price_call(provider, model, usage, model_reported=model_reported, at=when)
-    row = UsageRecord(
-        call_key=call_key(ctx, key_id=key_id, provider=provider, model=model),
-        created_at=when,
-        org=ctx.org,
-        user=ctx.user,
-        recipe=ctx.recipe,
-        run_id=ctx.run_id,
-        deployment_id=deployment_id,
-        deployment=deployment,
-        step=ctx.step,
-        attempt=ctx.attempt,
-        key_id=key_id,
-        key_version=key_version,
-        provider=provider,
-        model=model,
-        model_reported=model_reported,
-        input_tokens=usage.input_tokens,
-        cache_read_tokens=usage.cache_read_tokens,
-        cache_write_tokens=usage.cache_write_tokens,
-        cache_write_1h_tokens=usage.cache_write_1h_tokens,
-        output_tokens=usage.output_tokens,
-        reasoning_tokens=usage.reasoning_tokens,
-        latency_ms=latency_ms,
-        outcome=outcome,
+    return UsageRecord(
+        **new_row(
+            ctx,
+            provider=provider,
+            model=model,
+            usage=usage,
+            key_id=key_id,
+            key_version=key_version,
+            latency_ms=latency_ms,
+            outcome=outcome,
+            model_reported=model_reported,
+            deployment_id=deployment_id,
+            deployment=deployment,
+            cost=cost,
+            at=when,
+        )
     )
-    for column, value in cost_columns(cost).items():
-        setattr(row, column, value)
-    return row
 
 
 def cost_columns(cost: Cost | None) -> dict[str, Decimal | str | None]:
@@ -180,19 +269,36 @@ def row_values(row: UsageRecord) -> dict[str, object]:
     return row.model_dump(exclude={"id"})
 
 
+# Built once per dialect: every provider call inserts a row, and building the insert and
+# its ON CONFLICT clause per batch was CPU spent on a statement that never changes.
+# `inline()`: nothing reads the new row's `id`, so a one-row insert does not fetch it back
+# (SQLAlchemy would otherwise add `RETURNING id` on PostgreSQL and build a result for it).
+_TABLE = UsageRecord.__table__  # type: ignore[attr-defined]
+_INSERT_IGNORING_KNOWN: dict[str, Executable] = {
+    "postgresql": postgresql.insert(_TABLE).inline().on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(_TABLE).inline().on_conflict_do_nothing(),
+}
+
+
 def record_many(engine: Engine, rows: Sequence[Mapping[str, object]]) -> None:
-    """Insert `rows` (from `row_values`) in one transaction, skipping known `call_key`s.
+    """Insert `rows` (`new_row`s or `row_values`) in one transaction, skipping known `call_key`s.
 
     Committed when this returns. Idempotent, so a batch that failed can be
     written again row by row without counting any call twice.
     """
     if not rows:
         return
-    table = UsageRecord.__table__  # type: ignore[attr-defined]
-    stmt: Executable
-    if engine.dialect.name == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(table).on_conflict_do_nothing()
-    with engine.begin() as conn:
-        conn.execute(stmt, [dict(values) for values in rows])
+    dialect = "postgresql" if engine.dialect.name == "postgresql" else "sqlite"
+    stmt = _INSERT_IGNORING_KNOWN[dialect]
+    if len(rows) == 1:
+        # One statement is a transaction of its own: in autocommit mode the database
+        # commits it before it answers, so the insert is durable when `execute`
+        # returns, or else nothing of it is stored. That spares psycopg's BEGIN
+        # and the COMMIT, two of the three round trips of a lone call's row (the
+        # usual batch: steps in a chain finish one at a time).
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(stmt, rows[0])
+        return
+    with engine.begin() as conn:  # one transaction: BEGIN, a pipelined executemany, COMMIT
+        conn.execute(stmt, list(rows))

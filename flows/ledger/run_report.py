@@ -21,8 +21,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from flows.ledger.models import UsageRecord
-from flows.ledger.queries import money, total_cost
+from flows.ledger.queries import money
+from flows.ledger.recorder import LedgerRow
 
 __all__ = ["artifact_key", "cost_table", "log_run_total", "publish_run_cost", "run_logger"]
 
@@ -37,20 +37,20 @@ def artifact_key(recipe: str) -> str:
     return "cost-" + (re.sub(r"[^a-z0-9]+", "-", recipe.lower()).strip("-") or "recipe")
 
 
-def cost_table(rows: Sequence[UsageRecord]) -> list[dict[str, Any]]:
+def cost_table(rows: Sequence[LedgerRow]) -> list[dict[str, Any]]:
     """One row per call, then a `total` row; costs are JSON numbers, null when unpriced."""
-    table = [
+    table: list[dict[str, Any]] = [
         {
-            "step": row.step,
-            "attempt": row.attempt,
-            "model": f"{row.provider}:{row.model}",
-            "outcome": row.outcome,
-            "input_tokens": row.input_tokens,
-            "cache_read_tokens": row.cache_read_tokens,
-            "cache_write_tokens": row.cache_write_tokens,
-            "output_tokens": row.output_tokens,
-            "reasoning_tokens": row.reasoning_tokens,
-            "cost_usd": money(row.cost_usd),
+            "step": row["step"],
+            "attempt": row["attempt"],
+            "model": f"{row['provider']}:{row['model']}",
+            "outcome": row["outcome"],
+            "input_tokens": row["input_tokens"],
+            "cache_read_tokens": row["cache_read_tokens"],
+            "cache_write_tokens": row["cache_write_tokens"],
+            "output_tokens": row["output_tokens"],
+            "reasoning_tokens": row["reasoning_tokens"],
+            "cost_usd": money(row["cost_usd"]),
         }
         for row in rows
     ]
@@ -60,23 +60,18 @@ def cost_table(rows: Sequence[UsageRecord]) -> list[dict[str, Any]]:
             "attempt": None,
             "model": None,
             "outcome": None,
-            **{
-                kind: sum(getattr(row, kind) for row in rows)
-                for kind in (
-                    "input_tokens",
-                    "cache_read_tokens",
-                    "cache_write_tokens",
-                    "output_tokens",
-                    "reasoning_tokens",
-                )
-            },
-            "cost_usd": money(total_cost(rows)),
+            "input_tokens": sum(row["input_tokens"] for row in rows),
+            "cache_read_tokens": sum(row["cache_read_tokens"] for row in rows),
+            "cache_write_tokens": sum(row["cache_write_tokens"] for row in rows),
+            "output_tokens": sum(row["output_tokens"] for row in rows),
+            "reasoning_tokens": sum(row["reasoning_tokens"] for row in rows),
+            "cost_usd": money(_total_cost(rows)),
         }
     )
     return table
 
 
-async def publish_run_cost(recipe: str, run_id: str, rows: Sequence[UsageRecord]) -> None:
+async def publish_run_cost(recipe: str, run_id: str, rows: Sequence[LedgerRow]) -> None:
     """Log the run's total and send its cost artifact; never fails the run.
 
     The artifact may go out while Prefect finishes the run
@@ -93,7 +88,7 @@ async def publish_run_cost(recipe: str, run_id: str, rows: Sequence[UsageRecord]
         type=table.type,
         key=artifact_key(recipe),
         description=f"Provider calls of flow run {run_id} and their cost: "
-        f"{_usd(total_cost(rows))} USD over {len(rows)} calls.",
+        f"{_usd(_total_cost(rows))} USD over {len(rows)} calls.",
         flow_run_id=UUID(run_id),
         data=await table.aformat(),
     )
@@ -110,15 +105,21 @@ def _run_client() -> PrefectClient | None:
     return client if isinstance(client, PrefectClient) else None
 
 
-def log_run_total(rows: Sequence[UsageRecord]) -> None:
+def log_run_total(rows: Sequence[LedgerRow]) -> None:
     """`run cost: 0.000532 USD over 3 provider calls (0 unpriced)` in the run's logs."""
-    unpriced = sum(1 for row in rows if row.cost_usd is None)
+    unpriced = sum(1 for row in rows if row["cost_usd"] is None)
     run_logger().info(
         "run cost: %s USD over %d provider calls (%d unpriced)",
-        _usd(total_cost(rows)),
+        _usd(_total_cost(rows)),
         len(rows),
         unpriced,
     )
+
+
+def _total_cost(rows: Sequence[LedgerRow]) -> Decimal | None:
+    """Sum of the priced rows; null when none is priced (`queries.total_cost` for dicts)."""
+    priced = [row["cost_usd"] for row in rows if row["cost_usd"] is not None]
+    return sum(priced, Decimal(0)) if priced else None
 
 
 def _usd(value: Decimal | None) -> str:

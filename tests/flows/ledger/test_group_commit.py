@@ -75,3 +75,23 @@ async def test_a_row_that_cannot_be_written_fails_only_its_own_call(engine: Engi
     assert results[2] is None
     assert isinstance(results[1], Exception)
     assert rows_in(engine) == 2
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_lone_rows_batches_and_a_bad_row(postgres_url: str) -> None:
+    engine = get_engine(postgres_url)
+    for step in ("a", "b", "a"):  # one at a time: each its own one-statement transaction
+        await write_row(engine, row(step))
+    results = await asyncio.gather(
+        *(write_row(engine, row(step)) for step in ("c", "d", "b")),
+        write_row(engine, row("bad") | {"provider": None}),
+        return_exceptions=True,
+    )
+
+    assert results[:3] == [None, None, None]
+    assert isinstance(results[3], Exception)
+    assert rows_in(engine) == 4
+    with engine.connect() as conn:  # a pooled connection is handed out transactional again
+        conn.execute(select(1))
+        assert conn.in_transaction()
+        assert conn.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]

@@ -22,6 +22,7 @@ from flows.ledger import (
     summarize,
     total_cost,
 )
+from flows.ledger.recorder import new_row, price_call, row_values
 from providers.errors import RateLimitError, ResponseError
 from providers.types import Usage
 from vault.db import get_engine
@@ -106,6 +107,31 @@ def test_cost_components_match_the_price_table(byok_home: Path, provider: str, m
     )
     assert row.cost_usd == independent.total_price
     assert row.price_source == f"genai-prices {genai_prices.__version__}"
+
+
+@pytest.mark.parametrize("model", ["claude-haiku-4-5", "no-such-model"])
+def test_the_hooks_plain_row_holds_what_a_usage_record_inserts(byok_home: Path, model: str) -> None:
+    usage = Usage(input_tokens=1000, cache_read_tokens=200, output_tokens=500, reasoning_tokens=50)
+    at = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+    cost = price_call("anthropic", model, usage, model_reported=None, at=at)
+    call = {
+        "provider": "anthropic",
+        "model": model,
+        "usage": usage,
+        "key_id": "key_abc",
+        "key_version": 2,
+        "latency_ms": 12,
+        "outcome": "ResponseError:schema_mismatch",
+        "model_reported": "claude-haiku-4-5-20251001",
+        "deployment_id": "dep-1",
+        "deployment": "triage/nightly",
+    }
+
+    plain = new_row(_ctx(attempt=3), cost=cost, at=at, **call)  # type: ignore[arg-type]
+    entity = build_record(_ctx(attempt=3), cost=cost, at=at, **call)  # type: ignore[arg-type]
+
+    assert plain == row_values(entity)
+    assert list(plain) == list(row_values(entity))  # same columns, same order
 
 
 def test_unknown_model_is_null_not_zero(byok_home: Path) -> None:
