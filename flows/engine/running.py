@@ -21,7 +21,6 @@ from flows.engine.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from flows.engine.scope import KeyResolver, StepOutputs, output_sink
 from flows.engine.sensitive import stdin_inputs
 from flows.ledger import UsageRecord, money, row_json, rows_for_run, total_cost
-from flows.ledger.publisher import collect_artifacts
 from flows.recipe import Recipe
 from vault.db import get_engine
 
@@ -102,12 +101,9 @@ async def run_recipe(
     token = output_sink.set(sink)
     stdin_token = stdin_inputs.set(stdin)
     try:
-        # The run's cost artifact is sent while Prefect finishes the run, and the
-        # block returns once it was sent: the caller finds it.
-        async with collect_artifacts():
-            # Prefect's overloads pick the plain-coroutine signature for `**kwargs`.
-            pending = cast("Awaitable[State[None]]", flow(**dict(inputs), return_state=True))
-            state = await pending
+        # Prefect's overloads pick the plain-coroutine signature for `**kwargs`.
+        pending = cast("Awaitable[State[None]]", flow(**dict(inputs), return_state=True))
+        state = await pending
     finally:
         stdin_inputs.reset(stdin_token)
         output_sink.reset(token)

@@ -8,8 +8,7 @@ that finished alongside it (`flows.ledger.group_commit`). When the run ends,
 its cost is published to Prefect (a table artifact and a log line, numbers
 only), from the rows this hook committed: they are the run's rows (a run's
 steps all run in its flow run's process), so reading them back would cost a
-query and say nothing new. When the run's caller waits after it, the
-artifact is sent while Prefect finishes the run (`flows.ledger.publisher`).
+query and say nothing new.
 """
 
 from __future__ import annotations

@@ -22,7 +22,6 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterName,
 )
-from prefect.client.schemas.objects import Artifact
 
 from flows.ledger import rows_for_run
 from providers.simulator import SimulatorServer
@@ -117,10 +116,13 @@ def test_a_recipe_runs_from_its_typed_form_and_shows_its_cost(
         )
         _shot(page, "4-flow-run")
 
-        cost = _cost_artifact(prefect_server, created)
+        page.locator("li.p-tab", has_text="Artifacts").click()
         with SyncPrefectClient(prefect_server.api_url) as client:
             run = client.read_flow_run(created)
-        page.locator("li.p-tab", has_text="Artifacts").click()
+            artifacts = client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+            )
+        [cost] = [a for a in artifacts if a.key and a.key.startswith("cost-")]
         card = page.get_by_text(cost.key or "", exact=True)
         expect(card).to_be_visible()
         _shot(page, "5-artifacts")
@@ -155,22 +157,6 @@ def _field(page: Page, name: str) -> Locator:
 def _shot(page: Page, name: str) -> None:
     page.wait_for_load_state("networkidle")
     page.screenshot(path=SCREENSHOTS / f"{name}.png", animations="disabled")
-
-
-def _cost_artifact(server: PrefectServer, run_id: UUID) -> Artifact:
-    """The run's cost artifact, which its process sends as the run ends (so may trail it)."""
-    filters = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
-    found: list[Artifact] = []
-    with SyncPrefectClient(server.api_url) as client:
-
-        def published() -> bool:
-            artifacts = client.read_artifacts(artifact_filter=filters)
-            found.extend(a for a in artifacts if a.key and a.key.startswith("cost-"))
-            return bool(found)
-
-        wait_until(published, timeout=60, what=f"flow run {run_id}'s cost artifact")
-    [cost] = found
-    return cost
 
 
 def _created_run(server: PrefectServer, deployment_id: UUID, name: str) -> UUID:
