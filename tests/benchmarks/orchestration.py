@@ -68,7 +68,7 @@ async def step_overhead(bench: Bench, report: Report) -> None:
     dag, latency = deep(sizes.chain_steps), sizes.step_latency_ms
     table = Table(
         f"Per-step overhead: a chain of {dag.steps} steps, {latency:g} ms per provider call",
-        f"Median of {sizes.rounds} interleaved rounds after {sizes.warmup} warm-up. Overhead "
+        f"Median of {sizes.chain_rounds} interleaved rounds after {sizes.warmup} warm-up. Overhead "
         f"per step = (wall − {dag.steps} × {latency:g} ms) ÷ {dag.steps}; CPU is this "
         "process's (client side), not the simulator's or the Prefect server's.",
         (
@@ -83,7 +83,9 @@ async def step_overhead(bench: Bench, report: Report) -> None:
     )
     for target in bench.targets:
         async with bench.on(target):
-            series = await compare(bench, dag, latency, rounds=sizes.rounds, warmup=sizes.warmup)
+            series = await compare(
+                bench, dag, latency, rounds=sizes.chain_rounds, warmup=sizes.warmup
+            )
         per_step = {name: _overhead_s(s, dag, latency) / dag.steps for name, s in series.items()}
         for name, s in series.items():
             table.add(

@@ -18,7 +18,8 @@ class Sizes:
 
     rounds: int  # interleaved rounds kept per comparison (after `warmup`)
     warmup: int
-    chain_steps: int  # per-step overhead: a chain this long …
+    chain_rounds: int  # per-step overhead: rounds kept (its runs are short and noisy) …
+    chain_steps: int  # … of a chain this long …
     step_latency_ms: float  # … at this simulated provider latency
     wide_steps: int  # DAG efficiency: this many parallel steps …
     deep_steps: int  # … or this many in a chain …
@@ -49,6 +50,7 @@ class Sizes:
 FULL = Sizes(
     rounds=5,
     warmup=1,
+    chain_rounds=15,
     chain_steps=10,
     step_latency_ms=20.0,
     wide_steps=50,
@@ -71,6 +73,7 @@ FULL = Sizes(
 SMOKE = Sizes(
     rounds=1,
     warmup=0,
+    chain_rounds=1,
     chain_steps=2,
     step_latency_ms=5.0,
     wide_steps=3,
