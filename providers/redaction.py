@@ -11,6 +11,13 @@ formatters reuse instead of rendering the exception again.
 Encodings covered: the raw text, URL-quoted, JSON-escaped, hex, and base64
 (standard and URL-safe, at each of the three alignments a key can have inside
 a longer base64 string, as in a Basic auth header).
+
+Keys are tracked by identity, not equality. Every step resolves its own
+`SecretKey`, and equal keys used to share one entry of a `WeakSet`: once the
+first step's key object was collected, the entry went with it, and a later
+step's equal key was no longer redacted. The forms of a key are computed once,
+when it registers, and the pattern of all live keys is built again only after
+a key registers or is collected, not for every log record.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import re
 import threading
 import weakref
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -32,15 +40,40 @@ _MIN_FRAGMENT = 8  # shorter base64 fragments would redact ordinary words
 # (bytes before the key in its 3-byte group, first base64 char that is key-only)
 _BASE64_ALIGNMENTS = ((0, 0), (1, 2), (2, 3))
 
-_live: weakref.WeakSet[Any] = weakref.WeakSet()
-_lock = threading.Lock()
+
+@dataclass(frozen=True, slots=True)
+class _Tracked:
+    ref: weakref.ReferenceType[Any]
+    forms: frozenset[str]  # what `variants` gives for it, long enough to match
+
+
+@dataclass(slots=True)
+class _Live:
+    """The live keys by `id`, and the pattern of their forms while the set is unchanged."""
+
+    keys: dict[int, _Tracked] = field(default_factory=dict)
+    changed: bool = False  # a key registered or was collected since `pattern` was built
+    pattern: re.Pattern[str] | None = None
+
+
+_live = _Live()
+# Reentrant: a key collected while this thread holds the lock runs `_collected`.
+_lock = threading.RLock()
 _installed = False
 
 
 def register(secret: Any) -> None:
     """Start redacting `secret` (an object with `reveal()`) while it is alive."""
+    tracked = _Tracked(weakref.ref(secret, _collected), _usable(variants(secret.reveal())))
     with _lock:
-        _live.add(secret)
+        _live.keys[id(secret)] = tracked  # an id is reused only after its key was collected
+        _live.changed = True
+
+
+def _collected(_: weakref.ReferenceType[Any]) -> None:
+    # Runs inside garbage collection, maybe in the middle of `_pattern_of_live`:
+    # only flag the change; the dead entry is dropped when the pattern is rebuilt.
+    _live.changed = True
 
 
 def variants(raw: str) -> set[str]:
@@ -63,10 +96,23 @@ def redact(text: str) -> str:
     """`text` with every form of every live key replaced by `REDACTED`, in one pass."""
     if not text:
         return text
-    with _lock:
-        secrets: Iterable[Any] = list(_live)
-    pattern = _pattern_for(secrets)
+    pattern = _pattern_of_live()
     return pattern.sub(REDACTED, text) if pattern else text
+
+
+def _pattern_of_live() -> re.Pattern[str] | None:
+    """The pattern of every live key's forms, rebuilt only after the live set changed."""
+    with _lock:
+        if _live.changed:
+            _live.changed = False  # set again by a registration or collection from here on
+            for ident, tracked in list(_live.keys.items()):
+                if tracked.ref() is None:
+                    _live.keys.pop(ident, None)
+            forms: set[str] = set()
+            for tracked in list(_live.keys.values()):
+                forms |= tracked.forms
+            _live.pattern = _compile(forms)
+        return _live.pattern
 
 
 def redact_secrets(text: str, secrets: Iterable[Any]) -> str:
@@ -80,10 +126,18 @@ def redact_secrets(text: str, secrets: Iterable[Any]) -> str:
 def _pattern_for(secrets: Iterable[Any]) -> re.Pattern[str] | None:
     forms: set[str] = set()
     for secret in secrets:
-        forms |= variants(secret.reveal())
+        forms |= _usable(variants(secret.reveal()))
+    return _compile(forms)
+
+
+def _usable(forms: set[str]) -> frozenset[str]:
     # Forms shorter than a fragment would redact ordinary words: no real key is that short.
-    usable = sorted((f for f in forms if len(f) >= _MIN_FRAGMENT), key=len, reverse=True)
-    return re.compile("|".join(map(re.escape, usable))) if usable else None
+    return frozenset(form for form in forms if len(form) >= _MIN_FRAGMENT)
+
+
+def _compile(forms: set[str]) -> re.Pattern[str] | None:
+    longest_first = sorted(forms, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, longest_first))) if longest_first else None
 
 
 def install() -> None:
@@ -102,7 +156,7 @@ def _redacting_factory(inner: Callable[..., logging.LogRecord]) -> Callable[...,
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = inner(*args, **kwargs)
-        if not _live:
+        if not _live.keys:
             return record
         try:
             message = record.getMessage()

@@ -87,3 +87,30 @@ def test_a_key_too_short_to_be_real_does_not_mangle_text(captured: logging.Logge
     captured.info("keys: %s", "kek key k")
     assert _output(captured).strip() == "keys: kek key k"
     del key
+
+
+def test_an_equal_key_stays_redacted_when_an_earlier_copy_is_collected() -> None:
+    # Each step resolves its own SecretKey for the same key: the first step's copy
+    # being collected must not stop the redaction of the next step's.
+    first = SecretKey("sk-canary-every-step-0123456789")
+    second = SecretKey("sk-canary-every-step-0123456789")
+    del first
+    gc.collect()
+    assert redaction.redact("echo sk-canary-every-step-0123456789") == f"echo {redaction.REDACTED}"
+    del second
+
+
+def test_a_key_created_after_a_redaction_is_redacted_from_the_next_record(
+    captured: logging.Logger,
+) -> None:
+    early = SecretKey("sk-canary-early-0123456789abc")
+    captured.info("first %s", "sk-canary-early-0123456789abc")
+    late = SecretKey("sk-canary-late-0123456789abcde")
+    captured.info(
+        "then %s and %s", "sk-canary-early-0123456789abc", "sk-canary-late-0123456789abcde"
+    )
+    text = _output(captured)
+    assert "canary-early" not in text
+    assert "canary-late" not in text
+    assert text.count(redaction.REDACTED) == 3
+    del early, late
