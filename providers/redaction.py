@@ -33,7 +33,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["REDACTED", "install", "redact", "redact_secrets", "register", "variants"]
+__all__ = [
+    "REDACTED",
+    "install",
+    "redact",
+    "redact_secrets",
+    "redactor",
+    "register",
+    "variants",
+]
 
 REDACTED = "[redacted key]"
 _MIN_FRAGMENT = 8  # shorter base64 fragments would redact ordinary words
@@ -117,10 +125,20 @@ def _pattern_of_live() -> re.Pattern[str] | None:
 
 def redact_secrets(text: str, secrets: Iterable[Any]) -> str:
     """`text` with every form of just these `secrets` (objects with `reveal()`) redacted."""
-    if not text:
-        return text
+    return redactor(secrets)(text)
+
+
+def redactor(secrets: Iterable[Any]) -> Callable[[str], str]:
+    """A function redacting every form of these `secrets` from a text, pattern built once.
+
+    For many texts and the same keys (every string of a structured output).
+    """
     pattern = _pattern_for(secrets)
-    return pattern.sub(REDACTED, text) if pattern else text
+
+    def redact_text(text: str) -> str:
+        return pattern.sub(REDACTED, text) if pattern and text else text
+
+    return redact_text
 
 
 def _pattern_for(secrets: Iterable[Any]) -> re.Pattern[str] | None:

@@ -11,6 +11,7 @@ user's content and stays as it is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from providers import redaction
@@ -21,10 +22,14 @@ __all__ = ["scrub_output"]
 
 def scrub_output(value: Any, key: SecretKey) -> Any:
     """`value` (text, or a parsed structured output) with `key` redacted everywhere in it."""
+    return _scrub(value, redaction.redactor((key,)))  # the key's pattern, built once
+
+
+def _scrub(value: Any, redact: Callable[[str], str]) -> Any:
     if isinstance(value, str):
-        return redaction.redact_secrets(value, (key,))
+        return redact(value)
     if isinstance(value, dict):
-        return {scrub_output(k, key): scrub_output(v, key) for k, v in value.items()}
+        return {_scrub(k, redact): _scrub(v, redact) for k, v in value.items()}
     if isinstance(value, list):
-        return [scrub_output(item, key) for item in value]
+        return [_scrub(item, redact) for item in value]
     return value
