@@ -30,6 +30,7 @@ __all__ = [
     "row_json",
     "rows_for_run",
     "select_rows",
+    "sum_costs",
     "summarize",
     "total_cost",
 ]
@@ -144,7 +145,12 @@ def ledger_orgs(engine: Engine) -> list[str]:
 
 def total_cost(rows: Iterable[UsageRecord]) -> Decimal | None:
     """Sum of priced rows; null when no row has a price."""
-    priced = [r.cost_usd for r in rows if r.cost_usd is not None]
+    return sum_costs(r.cost_usd for r in rows)
+
+
+def sum_costs(costs: Iterable[Decimal | None]) -> Decimal | None:
+    """Sum of the known costs; null when none is known (unpriced calls count nothing)."""
+    priced = [cost for cost in costs if cost is not None]
     return sum(priced, Decimal(0)) if priced else None
 
 

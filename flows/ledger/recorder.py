@@ -27,6 +27,7 @@ from providers.types import Usage
 
 __all__ = [
     "CallContext",
+    "CostColumns",
     "LedgerRow",
     "build_record",
     "call_key",
@@ -96,7 +97,18 @@ def price_call(
     return cost
 
 
-class LedgerRow(TypedDict):
+class CostColumns(TypedDict):
+    """A row's cost columns: all null when the call is unpriced."""
+
+    input_cost_usd: Decimal | None
+    cache_read_cost_usd: Decimal | None
+    cache_write_cost_usd: Decimal | None
+    output_cost_usd: Decimal | None
+    cost_usd: Decimal | None
+    price_source: str | None
+
+
+class LedgerRow(CostColumns):
     """One ledger row's columns as inserted: `UsageRecord`'s fields but `id`, in a plain dict.
 
     The ledger hook builds one per provider call on the event loop. Making a
@@ -127,12 +139,6 @@ class LedgerRow(TypedDict):
     cache_write_1h_tokens: int
     output_tokens: int
     reasoning_tokens: int
-    input_cost_usd: Decimal | None
-    cache_read_cost_usd: Decimal | None
-    cache_write_cost_usd: Decimal | None
-    output_cost_usd: Decimal | None
-    cost_usd: Decimal | None
-    price_source: str | None
     repriced_at: datetime | None
     latency_ms: int
     outcome: str
@@ -180,12 +186,7 @@ def new_row(
         "cache_write_1h_tokens": usage.cache_write_1h_tokens,
         "output_tokens": usage.output_tokens,
         "reasoning_tokens": usage.reasoning_tokens,
-        "input_cost_usd": None if cost is None else cost.input_usd,
-        "cache_read_cost_usd": None if cost is None else cost.cache_read_usd,
-        "cache_write_cost_usd": None if cost is None else cost.cache_write_usd,
-        "output_cost_usd": None if cost is None else cost.output_usd,
-        "cost_usd": None if cost is None else cost.total_usd,
-        "price_source": None if cost is None else cost.source,
+        **cost_columns(cost),
         "repriced_at": None,
         "latency_ms": latency_ms,
         "outcome": outcome,
@@ -235,10 +236,17 @@ def build_record(
     )
 
 
-def cost_columns(cost: Cost | None) -> dict[str, Decimal | str | None]:
+def cost_columns(cost: Cost | None) -> CostColumns:
     """The row's cost columns for `cost` (all null when the call is unpriced)."""
     if cost is None:
-        return dict.fromkeys(_COST_COLUMNS)
+        return {
+            "input_cost_usd": None,
+            "cache_read_cost_usd": None,
+            "cache_write_cost_usd": None,
+            "output_cost_usd": None,
+            "cost_usd": None,
+            "price_source": None,
+        }
     return {
         "input_cost_usd": cost.input_usd,
         "cache_read_cost_usd": cost.cache_read_usd,
@@ -247,16 +255,6 @@ def cost_columns(cost: Cost | None) -> dict[str, Decimal | str | None]:
         "cost_usd": cost.total_usd,
         "price_source": cost.source,
     }
-
-
-_COST_COLUMNS = (
-    "input_cost_usd",
-    "cache_read_cost_usd",
-    "cache_write_cost_usd",
-    "output_cost_usd",
-    "cost_usd",
-    "price_source",
-)
 
 
 def record(engine: Engine, row: UsageRecord) -> None:

@@ -21,7 +21,7 @@ from sqlmodel import col
 
 from flows.ledger.models import UsageRecord
 from flows.ledger.queries import select_rows, total_cost
-from flows.ledger.recorder import cost_columns, price_call
+from flows.ledger.recorder import CostColumns, cost_columns, price_call
 from providers.types import Usage
 
 __all__ = ["RepriceResult", "reprice"]
@@ -55,7 +55,7 @@ def reprice(
     rows = select_rows(engine, org=org, since=since, orgs=orgs)
     before = total_cost(rows)
     unpriced_before = sum(1 for row in rows if row.cost_usd is None)
-    changes: dict[int, dict[str, Decimal | str | None]] = {}
+    changes: dict[int, CostColumns] = {}
     new_totals: list[Decimal] = []
     for row in rows:
         made = row.created_at
@@ -72,11 +72,11 @@ def reprice(
     if changes and not dry_run:
         stamp = now or datetime.now(UTC)
         with engine.begin() as conn:
-            for row_id, columns in changes.items():
+            for row_id, changed_columns in changes.items():
                 conn.execute(
                     update(UsageRecord)
                     .where(col(UsageRecord.id) == row_id)
-                    .values(**columns, repriced_at=stamp)
+                    .values(**changed_columns, repriced_at=stamp)
                 )
     return RepriceResult(
         rows=len(rows),

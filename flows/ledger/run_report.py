@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from flows.ledger.queries import money
+from flows.ledger.queries import money, sum_costs
 from flows.ledger.recorder import LedgerRow
 
 if TYPE_CHECKING:
@@ -113,9 +113,7 @@ def log_run_total(rows: Sequence[LedgerRow]) -> None:
 
 
 def _total_cost(rows: Sequence[LedgerRow]) -> Decimal | None:
-    """Sum of the priced rows; null when none is priced (`queries.total_cost` for dicts)."""
-    priced = [row["cost_usd"] for row in rows if row["cost_usd"] is not None]
-    return sum(priced, Decimal(0)) if priced else None
+    return sum_costs(row["cost_usd"] for row in rows)
 
 
 def _usd(value: Decimal | None) -> str:
