@@ -11,7 +11,10 @@ show is the newest events cut off together with the head: record the head
 
 Appending locks the single `audit_chain` row (an `UPDATE … RETURNING` that
 bumps the sequence number), so concurrent writers on SQLite or PostgreSQL get
-consecutive numbers and each event chains to the one before it. An event is
+consecutive numbers and each event chains to the one before it. On PostgreSQL
+a key use may instead chain to the head this process last committed, in one
+statement that moves the head only if it is still that one (`append_at_head`):
+the same numbers and chain, without holding the lock across round trips. An event is
 appended in the same transaction as the change it records: no change without
 its event, no event for a change that rolled back.
 
@@ -24,14 +27,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, Integer, String, bindparam, insert, or_, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Executable,
+    Integer,
+    LargeBinary,
+    String,
+    bindparam,
+    insert,
+    or_,
+    update,
+)
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -46,6 +61,7 @@ __all__ = [
     "AuditEntry",
     "AuditLog",
     "AuditRecord",
+    "ChainHead",
     "ChainReport",
     "Outcome",
 ]
@@ -86,6 +102,46 @@ _APPEND_ONE = (
         .cte("appended")
     )
 )
+# PostgreSQL, one event when this process knows the head (it committed the last event): the
+# head moves only if it is still that one (and the caller's condition on other rows holds),
+# and the event is inserted only if it moved; one autocommitted statement, so one round
+# trip instead of BEGIN, reserve, append, COMMIT. A head someone else moved meanwhile
+# matches no row, nothing is written, and the caller appends the usual way.
+_EVENT_COLUMNS = tuple(AuditEvent.model_fields)
+_append_at_head_statements: dict[int, tuple[ColumnElement[bool] | None, Executable]] = {}
+
+
+def _append_at_head_statement(condition: ColumnElement[bool] | None) -> Executable:
+    """The at-head append for `condition` (a module constant), built once per condition."""
+    built = _append_at_head_statements.get(id(condition))
+    if built is not None:
+        return built[1]
+    known_head = [
+        col(AuditChain.id) == _CHAIN_ID,
+        col(AuditChain.seq) == bindparam("known_seq", type_=Integer),
+        col(AuditChain.head) == bindparam("known_head", type_=String),
+        col(AuditChain.kek_id) == bindparam("known_kek_id", type_=String),
+        col(AuditChain.wrapped_key) == bindparam("known_wrapped_key", type_=LargeBinary),
+    ]
+    moved = (
+        update(AuditChain)
+        .where(*known_head, *([] if condition is None else [condition]))
+        .values(seq=bindparam("new_seq", type_=Integer), head=bindparam("new_head", type_=String))
+        .returning(col(AuditChain.id))
+        .cte("moved")
+    )
+    event = sa_select(
+        *(
+            bindparam(f"event_{name}", type_=AuditEvent.__table__.c[name].type)  # type: ignore[attr-defined]
+            for name in _EVENT_COLUMNS
+        )
+    ).select_from(moved)
+    statement = insert(AuditEvent).from_select(_EVENT_COLUMNS, event).returning(col(AuditEvent.seq))
+    # Keyed by identity, so the condition is kept alive with its statement.
+    _append_at_head_statements[id(condition)] = (condition, statement)
+    return statement
+
+
 _DOMAIN = b"BYOK-AUDIT\x01"
 # Column sizes (see `vault.models.AuditEvent`): longer values are cut, never rejected,
 # so an odd step id or file path cannot stop a key use from being recorded.
@@ -153,6 +209,22 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The chain's head as this process last committed it, and the key that signs what follows.
+
+    Kept so the next key use can append in one statement (`AuditLog.append_at_head`)
+    without first reading the head under a lock. The key is the chain's MAC key:
+    never shown, hence no repr.
+    """
+
+    seq: int
+    mac: str
+    kek_id: str
+    wrapped_key: bytes = field(repr=False)
+    key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class ChainReport:
     """The result of verifying the whole chain: intact, or the first problem found."""
 
@@ -193,6 +265,9 @@ class AuditLog:
         # The chain's MAC key, unwrapped once per wrapped form (a master-key rotation
         # re-wraps it, which shows as a new entry). It signs events; it is no provider key.
         self._chain_keys: dict[tuple[str, bytes], bytes] = {}
+        # The head after the last append this process committed through `commit_many`
+        # or `append_at_head`; None until then, or once another writer has moved it.
+        self._head: ChainHead | None = None
 
     @property
     def engine(self) -> Engine:
@@ -231,14 +306,77 @@ class AuditLog:
         insert and head move are one statement): the chain row is locked once
         for all of them, which is what lets `AuditBatch` commit many key uses together.
         """
+        return self._append_many(session, records)[0]
+
+    def commit_many(self, session: Session, records: Sequence[AuditRecord]) -> list[AuditEntry]:
+        """Append `records` in `session`'s transaction and commit it; remember the new head."""
+        entries, head = self._append_many(session, records)
+        session.commit()
+        if head is not None:
+            self._head = head
+        return entries
+
+    def append_at_head(
+        self,
+        record: AuditRecord,
+        *,
+        only_if: ColumnElement[bool] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> AuditEntry | None:
+        """Append `record` in one autocommitted statement, if this process knows the head.
+
+        PostgreSQL only. The event chains to the head this process last
+        committed; the statement moves the head and inserts the event only if
+        the head is still that one and `only_if` (a module-level condition on
+        other rows, with `params`) holds, and commits before it returns. None
+        means nothing was written (the head is unknown, another writer moved
+        it, or `only_if` failed): append with `commit_many`, which locks the head.
+        """
+        head = self._head
+        if head is None or self._engine.dialect.name != "postgresql":
+            return None
+        seq, at, fitted = head.seq + 1, _utc(self._clock()), _fit(record)
+        fields = _columns(fitted)
+        mac = _mac(head.key, seq, at, head.mac, fields)
+        event = {"seq": seq, "at": at, "prev": head.mac, "mac": mac, **fields}
+        try:
+            with self._engine.connect() as connection:
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+                appended = connection.execute(
+                    _append_at_head_statement(only_if),
+                    {
+                        **(params or {}),
+                        **{f"event_{name}": value for name, value in event.items()},
+                        "known_seq": head.seq,
+                        "known_head": head.mac,
+                        "known_kek_id": head.kek_id,
+                        "known_wrapped_key": head.wrapped_key,
+                        "new_seq": seq,
+                        "new_head": mac,
+                    },
+                ).first()
+        except BaseException:
+            self._head = None  # the outcome is unknown: read the head again next time
+            raise
+        if appended is None:
+            if only_if is None:
+                self._head = None  # else the condition may be what failed: keep the head
+            return None
+        self._head = replace(head, seq=seq, mac=mac)
+        return AuditEntry(seq=seq, at=at, record=fitted, prev=head.mac, mac=mac)
+
+    def _append_many(
+        self, session: Session, records: Sequence[AuditRecord]
+    ) -> tuple[list[AuditEntry], ChainHead | None]:
         if not records:
-            return []
+            return [], None
         connection = session.connection()  # the caller's transaction
         bumped = connection.execute(_RESERVE, {"count": len(records)}).one_or_none()
         if bumped is None:
             raise VaultError("the audit chain is missing: open the vault with KeyStore.open()")
         seq, prev = int(bumped[0]) - len(records), str(bumped[1])
-        key = self._unwrap_chain_key(str(bumped[2]), bytes(bumped[3]))
+        kek_id, wrapped = str(bumped[2]), bytes(bumped[3])
+        key = self._unwrap_chain_key(kek_id, wrapped)
         at = _utc(self._clock())
         entries: list[AuditEntry] = []
         rows: list[dict[str, Any]] = []
@@ -257,14 +395,12 @@ class AuditLog:
         else:
             connection.execute(_INSERT, rows)
             connection.execute(_MOVE_HEAD, {"head": prev})
-        return entries
+        return entries, ChainHead(seq, prev, kek_id, wrapped, key)
 
     def record(self, record: AuditRecord) -> AuditEntry:
         """Append `record` in a transaction of its own (denials, key use, master-key events)."""
         with Session(self._engine) as session:
-            entry = self.append(session, record)
-            session.commit()
-            return entry
+            return self.commit_many(session, [record])[0]
 
     def entries(
         self, *, orgs: Collection[str] | None, include_install: bool = False, limit: int = 50

@@ -8,6 +8,12 @@ event waiting at that moment with one `AuditLog.append_many` and one commit,
 then wakes each waiting thread with its entry; events that arrived meanwhile
 are committed by the next leader, one of those waiting threads.
 
+On PostgreSQL the callers' sessions autocommit (their reads need no
+transaction, and skipping one spares its BEGIN and ROLLBACK), so nothing is
+appended in them: a lone event goes in one autocommitted statement at the
+head this process last committed (`AuditLog.append_at_head`), and a batch, or
+a lone event whose head another writer has moved, in a transaction of its own.
+
 Nothing is weaker than one transaction per event: `record` returns only once
 the transaction holding its event has committed, so a caller (`KeyStore.resolve`)
 hands out a key only after its use is durably audited, and a failed commit
@@ -41,8 +47,10 @@ class _Pending:
 class AuditBatch:
     """Appends events to `log`'s chain in group commits; safe to call from many threads."""
 
-    def __init__(self, log: AuditLog) -> None:
+    def __init__(self, log: AuditLog, *, autocommit_sessions: bool = False) -> None:
+        """`autocommit_sessions`: the sessions callers pass hold no transaction to append in."""
         self._log = log
+        self._own_transactions = autocommit_sessions
         self._lock = threading.Lock()
         self._waiting: list[_Pending] = []
         self._leading = False
@@ -52,7 +60,8 @@ class AuditBatch:
 
         `session` is the caller's, with nothing written in it yet: a leader
         commits the batch in it (so a lone call costs one transaction, as
-        before), a waiter's is rolled back first so it holds no connection.
+        before) unless callers' sessions autocommit; a waiter's is rolled back
+        first so it holds no connection.
         """
         session.expunge_all()  # the caller's rows stay loaded whatever happens to the session
         pending = _Pending(record)
@@ -60,8 +69,9 @@ class AuditBatch:
             self._waiting.append(pending)
             pending.lead = not self._leading
             self._leading = True
+        if not pending.lead or self._own_transactions:
+            session.rollback()  # so it holds no connection while it waits or commits elsewhere
         if not pending.lead:
-            session.rollback()
             pending.woken.wait()
         if pending.lead:
             self._lead(session)
@@ -74,7 +84,7 @@ class AuditBatch:
         with self._lock:
             batch, self._waiting = self._waiting, []
         try:
-            _commit(self._log, batch, session)
+            _commit(self._log, batch, None if self._own_transactions else session)
         finally:
             with self._lock:
                 if self._waiting:
@@ -91,13 +101,11 @@ class AuditBatch:
                 pending.woken.set()
 
 
-def _commit(log: AuditLog, batch: list[_Pending], session: Session) -> None:
-    """Commit `batch` together in `session`; if that fails, each event on its own."""
+def _commit(log: AuditLog, batch: list[_Pending], session: Session | None) -> None:
+    """Commit `batch` together (in `session`, else on its own); if that fails, event by event."""
     try:
-        entries = log.append_many(session, [pending.record for pending in batch])
-        session.commit()
+        entries = _together(log, [pending.record for pending in batch], session)
     except Exception as error:
-        session.rollback()
         if len(batch) == 1:
             batch[0].error = error
             return
@@ -112,8 +120,20 @@ def _commit(log: AuditLog, batch: list[_Pending], session: Session) -> None:
             pending.error = error
 
 
+def _together(
+    log: AuditLog, records: list[AuditRecord], session: Session | None
+) -> list[AuditEntry]:
+    if session is None:
+        if len(records) == 1 and (entry := log.append_at_head(records[0])) is not None:
+            return [entry]
+        return _append(log, records)
+    try:
+        return log.commit_many(session, records)
+    except BaseException:
+        session.rollback()
+        raise
+
+
 def _append(log: AuditLog, records: list[AuditRecord]) -> list[AuditEntry]:
     with Session(log.engine) as session:
-        entries = log.append_many(session, records)
-        session.commit()
-    return entries
+        return log.commit_many(session, records)

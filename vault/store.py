@@ -16,6 +16,7 @@ because it runs inside a task, far from the command that started the run.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -43,8 +44,10 @@ from vault.errors import (
 from vault.inputs import check_key_spec, check_org_slug, check_secret
 from vault.keycheck import has_check_values, verify_master_keys
 from vault.lookup import (
+    ActiveKey,
     DataKeyRow,
     KeyInfo,
+    NamedKey,
     active_by_name,
     active_by_ref,
     active_for_prefix,
@@ -57,6 +60,7 @@ from vault.lookup import (
 )
 from vault.masterkey import KekProvider, load_master_key_ring
 from vault.models import KeyStatus, Org, OrgDataKey, ProviderKey
+from vault.reuse import KnownUse, KnownUses
 from vault.settings import database_url
 
 __all__ = ["DEFAULT_ORG", "MASTER_KEY_ADDED", "KeyInfo", "KeyStore"]
@@ -72,7 +76,20 @@ class KeyStore:
         self._engine = engine
         self._keks = keks
         self._audit = AuditLog(engine, keks)
-        self._audit_batch = AuditBatch(self._audit)  # key uses, group-committed
+        # A key's resolution only reads until its use is audited. On PostgreSQL the reads
+        # autocommit (each statement sees committed data, as in a READ COMMITTED
+        # transaction), which spares a BEGIN and a ROLLBACK, and the audit batch appends
+        # in transactions of its own: a lone use in one statement (see `AuditBatch`).
+        autocommit = engine.dialect.name == "postgresql"
+        self._reads = (
+            engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine
+        )
+        self._audit_batch = AuditBatch(self._audit, autocommit_sessions=autocommit)  # key uses
+        # PostgreSQL: a key read once is used again if its audited use finds it unchanged
+        # (see `vault.reuse`), when no other resolution is under way in this store.
+        self._known = KnownUses() if autocommit else None
+        self._busy = 0
+        self._busy_lock = threading.Lock()
 
     @classmethod
     def open(cls, url: str | None = None, *, keks: KekProvider | None = None) -> KeyStore:
@@ -294,6 +311,10 @@ class KeyStore:
         ciphertext was tampered with, and `NotFoundError`,
         `PermissionDeniedError` or `AuthenticationError` when `user` may not use
         the org's keys.
+
+        On PostgreSQL, a key this store has read before is not read again when
+        the statement auditing its use finds every row that read relied on
+        unchanged (`vault.reuse`); otherwise it is read as the first time.
         """
         event = AuditRecord(
             action=Action.KEY_USE.value,
@@ -303,13 +324,25 @@ class KeyStore:
             run_id=run_id,
             step=step,
         )
+        with self._busy_lock:
+            alone, self._busy = self._busy == 0, self._busy + 1
+        try:
+            endpoint = self._use_known(org, prefix, event) if alone else None
+            return endpoint or self._resolve(org, prefix, event)
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
+
+    def _resolve(self, org: str, prefix: str, event: AuditRecord) -> Endpoint:
         row: KeyVersion | None = None
+        remember: KnownUse | None = None
         authorized = False
         try:
-            with Session(self._engine, expire_on_commit=False) as session:
+            with Session(self._reads, expire_on_commit=False) as session:
                 found = key_named(session, org, prefix)  # the usual case in one query
+                role = None
                 if found is None or found.users_exist:
-                    _authorize_use(session, org, event.actor)
+                    role = _authorize_use(session, org, event.actor)
                 authorized = True
                 if found is None:
                     org_row = _org_or_missing(session, org, prefix)
@@ -317,7 +350,10 @@ class KeyStore:
                     data_key = self._data_key_of(session, org_row, row)
                 else:
                     row = found.key
-                    data_key = self._data_key_among(org, found.org_id, row, found.data_keys)
+                    sealing = _sealing_key(org, found, found.key)
+                    data_key = self._unwrap(sealing)
+                    if role is not None or not found.users_exist:
+                        remember = KnownUse(org, event.actor, found.key, sealing, role)
                 try:
                     secret = unseal(data_key, row.ciphertext, secret_ad(row)).decode()
                 except (DecryptionError, UnicodeDecodeError) as e:
@@ -330,14 +366,29 @@ class KeyStore:
             outcome = Outcome.FAILED if authorized else Outcome.DENIED
             self._audit.record(_used(replace(event, outcome=outcome, detail=str(error)), row))
             raise
-        return Endpoint.for_protocol(
-            Protocol(row.protocol),
-            SecretKey(secret),
-            base_url=row.base_url,
-            provider=row.provider,
-            key_id=row.id,
-            key_version=row.version,
+        if self._known is not None and remember is not None:
+            self._known.keep(remember)
+        return _endpoint(row, secret)
+
+    def _use_known(self, org: str, prefix: str, event: AuditRecord) -> Endpoint | None:
+        """The key this process read before, if its audited use finds every row unchanged."""
+        known = None if self._known is None else self._known.get(org, prefix, event.actor)
+        if known is None:
+            return None
+        try:
+            sealed = known.key.ciphertext
+            secret = unseal(self._unwrap(known.data_key), sealed, secret_ad(known.key)).decode()
+        except (VaultError, UnicodeDecodeError):
+            return None  # the master key ring changed under it: read and report the usual way
+        unchanged = known.unchanged()
+        used = self._audit.append_at_head(
+            _used(event, known.key), only_if=unchanged.clause, params=unchanged.params
         )
+        if used is None:
+            assert self._known is not None
+            self._known.forget(org, prefix, event.actor)
+            return None
+        return _endpoint(known.key, secret)
 
     def new_org(self, session: Session, slug: str, *, actor: str) -> Org:
         """Add org `slug`, its wrapped data key and its audit event to the caller's transaction."""
@@ -388,35 +439,50 @@ class KeyStore:
         except DecryptionError as e:
             raise undecryptable(org.slug, row) from e
 
-    def _data_key_among(
-        self, org: str, org_id: str, row: KeyVersion, data_keys: tuple[DataKeyRow, ...]
-    ) -> bytes:
-        """Like `_data_key_of`, from the data keys of org `org` (id `org_id`) already read."""
-        try:
-            wanted = key_id_of(row.ciphertext)
-            data_key = next((k for k in data_keys if k.id == wanted), None)
-            if data_key is None or data_key.org_id != org_id:
-                raise DecryptionError("the sealed key names no data key of its org")
-            return self._unwrap(data_key)
-        except DecryptionError as e:
-            raise undecryptable(org, row) from e
-
     def _unwrap(self, data_key: OrgDataKey | DataKeyRow) -> bytes:
         kek = self._keks.get(data_key.kek_id)
         return kek.unwrap(data_key.wrapped, data_key_ad(data_key.org_id, data_key.id))
 
 
-def _authorize_use(session: Session, org: str, user: str) -> None:
-    """Once the vault has users, the run's user must be allowed to run recipes in `org`."""
+def _authorize_use(session: Session, org: str, user: str) -> str | None:
+    """Once the vault has users, the run's user must be allowed to run recipes in `org`.
+
+    Returns the user's role there (what `vault.reuse` checks again on the next
+    use); None when the vault has no users or `user` is the local operator.
+    """
     if not has_users(session):
-        return  # one principal, the local operator: only the org boundary applies
+        return None  # one principal, the local operator: only the org boundary applies
     principal = principal_named(session, user)
     if principal is None:
         raise AuthenticationError(
             f"the run executes as '{user}', who is not a user of this vault (removed?): "
             "start it again as a current user"
         )
-    check(principal, org, Action.KEY_USE)
+    role = check(principal, org, Action.KEY_USE)
+    return None if principal.is_local_operator else role.value
+
+
+def _sealing_key(org: str, found: NamedKey, row: ActiveKey) -> DataKeyRow:
+    """Which of the org's data keys (already read with the key) seals `row`."""
+    try:
+        wanted = key_id_of(row.ciphertext)
+    except DecryptionError as e:
+        raise undecryptable(org, row) from e
+    data_key = next((k for k in found.data_keys if k.id == wanted), None)
+    if data_key is None or data_key.org_id != found.org_id:
+        raise undecryptable(org, row)
+    return data_key
+
+
+def _endpoint(row: KeyVersion, secret: str) -> Endpoint:
+    return Endpoint.for_protocol(
+        Protocol(row.protocol),
+        SecretKey(secret),
+        base_url=row.base_url,
+        provider=row.provider,
+        key_id=row.id,
+        key_version=row.version,
+    )
 
 
 def _org_or_missing(session: Session, org: str, prefix: str) -> Org:

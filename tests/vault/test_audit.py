@@ -269,3 +269,53 @@ def test_lone_uses_chain_on_both_databases() -> None:
     assert [e.seq for e in uses] == [4, 5, 6]
     report = store.audit.verify()
     assert (report.intact, report.events, report.head) == (True, 6, uses[-1].mac)
+
+
+@pytest.mark.usefixtures("backend")
+def test_uses_through_two_stores_in_turn_chain_once_each() -> None:
+    # Each store (as in two worker processes) appends at the head it last committed; when
+    # the other one moved the head meanwhile, nothing is written and the use is appended
+    # again behind the real head: every use exactly once, numbers consecutive, chain intact.
+    first, second = KeyStore.open(), KeyStore.open()
+    first.add_key(org="default", provider="openai", secret="canary-two-stores")
+
+    for n in range(6):
+        (first if n % 3 else second).resolve("default", "openai", run_id=f"run-{n}", step="s")
+
+    entries = first.audit.entries(orgs=None, limit=100)
+    uses = [e.record.run_id for e in entries if e.record.action == "key.use"]
+    assert uses == [f"run-{n}" for n in range(6)]
+    assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+    report = second.audit.verify()
+    assert (report.intact, report.head) == (True, entries[-1].mac)
+
+
+@pytest.mark.usefixtures("backend")
+def test_stores_using_keys_at_once_keep_one_intact_chain() -> None:
+    stores = [KeyStore.open() for _ in range(3)]
+    stores[0].add_key(org="default", provider="openai", secret="canary-at-once")
+
+    def use(n: int) -> None:
+        stores[n % 3].resolve("default", "openai", run_id=f"run-{n}", step="s")
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(use, range(45)))
+
+    entries = stores[1].audit.entries(orgs=None, limit=1000)
+    assert [e.seq for e in entries] == list(range(1, 49))  # master.add, org, key, 45 uses
+    assert sorted(e.record.run_id for e in entries if e.record.run_id) == sorted(
+        f"run-{n}" for n in range(45)
+    )
+    assert stores[2].audit.verify().intact
+
+
+def test_the_chain_key_kept_for_the_next_use_is_never_shown(store: KeyStore) -> None:
+    store.add_key(org="default", provider="openai", secret="canary-chain-key")
+    store.resolve("default", "openai", run_id="run-1", step="s")
+    head = store.audit._head  # the kept head, with the chain's MAC key
+    assert head is not None
+
+    shown = repr(head) + str(head)
+
+    assert head.key.hex() not in shown
+    assert repr(head.key) not in shown
