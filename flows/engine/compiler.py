@@ -36,7 +36,7 @@ from flows.engine.persistence import PersistenceError, check_flow, check_run_con
 from flows.engine.retry import DEFAULT_RETRY_POLICY, RetryPolicy, should_fall_back
 from flows.engine.scope import KeyResolver, RunScope, StepOutputs, output_sink, run_scope
 from flows.engine.sensitive import resolve_sensitive
-from flows.engine.step import build_step_task
+from flows.engine.step import StepTasks
 from flows.engine.wiring import default_hooks
 from flows.recipe import (
     ModelRef,
@@ -76,6 +76,7 @@ def compile_recipe(
     quiet_parameter_loggers()  # nor do database drivers log the run's parameters
     dependencies = recipe.dependencies()
     order = recipe.topological_order()
+    tasks = StepTasks(policy)  # built at a run's first use, copied for each run
 
     async def run_recipe_flow(**inputs: Any) -> State[None] | None:
         try:
@@ -104,7 +105,7 @@ def compile_recipe(
             with run_scope(scope):
                 error: BaseException | None = None
                 try:
-                    await _run_dag(recipe, order, dependencies, scope, policy)
+                    await _run_dag(recipe, order, dependencies, scope, tasks)
                 except Exception as failure:
                     error = failure
                     return _failed(failure)
@@ -186,7 +187,7 @@ async def _run_dag(
     order: list[str],
     dependencies: dict[str, frozenset[str]],
     scope: RunScope,
-    policy: RetryPolicy,
+    tasks: StepTasks,
 ) -> None:
     waiting = list(order)
     done: set[str] = set()
@@ -202,7 +203,7 @@ async def _run_dag(
             elif deps <= done:
                 waiting.remove(step_id)
                 step = recipe.step(step_id)
-                running[asyncio.create_task(_run_step(step, scope, policy))] = step_id
+                running[asyncio.create_task(_run_step(step, scope, tasks))] = step_id
         if not running:
             break
         finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -223,7 +224,7 @@ async def _run_dag(
         raise StepFailedError(error.step, error.model, error.reason, skipped=skipped)
 
 
-async def _run_step(step: Step, scope: RunScope, policy: RetryPolicy) -> None:
+async def _run_step(step: Step, scope: RunScope, tasks: StepTasks) -> None:
     """Run `step` on its model, then on each fallback in turn while the failure allows it.
 
     The next fallback is tried only when a transient error outlived the
@@ -234,7 +235,7 @@ async def _run_step(step: Step, scope: RunScope, policy: RetryPolicy) -> None:
     models = [step.model_ref, *step.fallback_refs]
     given_up: list[str] = []  # "openai:gpt-5-mini (OverloadedError)", for the failure message
     for index, model in enumerate(models):
-        step_task: Task[[], Coroutine[Any, Any, Any]] = build_step_task(step, model, policy)
+        step_task: Task[[], Coroutine[Any, Any, Any]] = tasks.for_run(step, model)
         try:
             output = await step_task()
         except ProviderError as error:

@@ -16,7 +16,7 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.states import Failed
 
 from flows.engine.retry import DEFAULT_RETRY_POLICY, RetryPolicy, should_fall_back
-from flows.engine.step import build_step_task
+from flows.engine.step import StepTasks, build_step_task
 from flows.recipe import ModelRef, Step
 from providers.breaker import CircuitOpenError
 from providers.client import ProviderClient
@@ -148,6 +148,24 @@ async def test_without_a_hint_the_wait_is_the_jittered_backoff(sim: SimulatorSer
     policy = RetryPolicy(base_delay_s=2.0, jitter_factor=0.5, random=lambda: 0.5)
     assert isinstance(error, OverloadedError)
     assert condition(policy, error, run_count=3) == (True, [expected_delay(policy, 3, 0.5, None)])
+
+
+async def test_a_wait_set_for_one_run_is_not_the_next_runs(sim: SimulatorServer) -> None:
+    # A compiled recipe copies its step tasks for each run: a provider's 30 s hint in one
+    # run must not become the wait of another run of the same recipe.
+    error = await provider_error(sim, Protocol.OPENAI, Fault.error(429, retry_after_s=30))
+    policy = RetryPolicy(base_delay_s=1.0, jitter_factor=0.0)
+    tasks = StepTasks(policy)
+    first, second = tasks.for_run(STEP, STEP.model_ref), tasks.for_run(STEP, STEP.model_ref)
+    task_run = cast("TaskRun", SimpleNamespace(run_count=1))
+
+    assert policy.should_retry(first, task_run, Failed(data=error))
+
+    third = tasks.for_run(STEP, STEP.model_ref)
+    assert first.retry_delay_seconds == [30.0]
+    assert second.retry_delay_seconds == third.retry_delay_seconds == 1.0  # the base delay
+    assert (second.retry_jitter_factor, third.retry_jitter_factor) == (0.0, 0.0)
+    assert (third.name, third.retries) == (first.name, 3)
 
 
 @pytest.mark.parametrize(
