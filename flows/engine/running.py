@@ -17,6 +17,7 @@ from prefect import Flow
 from prefect.client.schemas.objects import State
 
 from flows.engine.compiler import compile_recipe
+from flows.engine.prefect_clients import reused_prefect_clients
 from flows.engine.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from flows.engine.scope import KeyResolver, StepOutputs, output_sink
 from flows.engine.sensitive import stdin_inputs
@@ -102,8 +103,9 @@ async def run_recipe(
     stdin_token = stdin_inputs.set(stdin)
     try:
         # Prefect's overloads pick the plain-coroutine signature for `**kwargs`.
-        pending = cast("Awaitable[State[None]]", flow(**dict(inputs), return_state=True))
-        state = await pending
+        async with reused_prefect_clients():
+            pending = cast("Awaitable[State[None]]", flow(**dict(inputs), return_state=True))
+            state = await pending
     finally:
         stdin_inputs.reset(stdin_token)
         output_sink.reset(token)
