@@ -29,6 +29,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from providers.types import Protocol
 from tests.benchmarks.pgserver import PostgresDatabase, PrefectServer
+from tests.benchmarks.prefect_retries import PrefectRetries, counting_prefect_retries
 from tests.benchmarks.simproc import SimulatorProcess
 from tests.benchmarks.sizes import Sizes
 from vault import KeyStore
@@ -57,6 +58,7 @@ class Bench:
     home: Path
     targets: list[Target]
     simulators: dict[float, SimulatorProcess]
+    retries: PrefectRetries  # Prefect client retries so far; a run with one is measured again
     _orgs: set[tuple[str, str]] = field(default_factory=set)
 
     def simulator(self, latency_ms: float) -> SimulatorProcess:
@@ -137,7 +139,8 @@ def open_bench(sizes: Sizes, home: Path, postgres_admin_url: str) -> Iterator[Be
             vault_db = stack.enter_context(PostgresDatabase(postgres_admin_url, "byok_bench_vault"))
             targets.append(Target("postgres", server.api_url, vault_db.url("psycopg")))
         stack.callback(_dispose_engines)
-        yield Bench(sizes, home, targets, simulators)
+        retries = stack.enter_context(counting_prefect_retries())
+        yield Bench(sizes, home, targets, simulators, retries)
 
 
 def _dispose_engines() -> None:
