@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from prefect.context import AsyncClientContext, SyncClientContext
@@ -32,12 +32,12 @@ __all__ = ["reused_prefect_clients"]
 
 
 class _HeldClients:
-    """One async and one sync client for one API, held open by `_keep_open`."""
+    """One async and one sync client for one API, held open by an async generator."""
 
-    def __init__(self, forget: Callable[[], None]) -> None:
+    def __init__(self, by_api: dict[str, _HeldClients], identity: str) -> None:
         self.async_context = AsyncClientContext()
         self.sync_context = SyncClientContext()
-        self._holder = _keep_open(self, forget)
+        self._holder = self._keep_open(by_api, identity)
         self._opened = False
         self._failed = False
         self._opening = asyncio.Lock()
@@ -55,17 +55,19 @@ class _HeldClients:
                     raise
                 self._opened = True
 
-
-async def _keep_open(held: _HeldClients, forget: Callable[[], None]) -> AsyncIterator[None]:
-    # Suspended at `yield` for the loop's lifetime; the loop's shutdown_asyncgens
-    # resumes it with aclose(), which closes both clients and forgets them (the
-    # client refers to its loop, so a remembered pair would keep the loop alive).
-    try:
-        async with held.async_context.client:
-            with held.sync_context.client:
-                yield
-    finally:
-        forget()
+    async def _keep_open(
+        self, by_api: dict[str, _HeldClients], identity: str
+    ) -> AsyncIterator[None]:
+        # Suspended at `yield` for the loop's lifetime; the loop's shutdown_asyncgens
+        # resumes it with aclose(), which closes both clients and forgets them (the
+        # client refers to its loop, so a remembered pair would keep the loop alive).
+        try:
+            async with self.async_context.client:
+                with self.sync_context.client:
+                    yield
+        finally:
+            if by_api.get(identity) is self:
+                del by_api[identity]
 
 
 _held: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _HeldClients]] = (
@@ -86,15 +88,6 @@ def _api_identity() -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def _held_for(by_api: dict[str, _HeldClients], identity: str) -> _HeldClients:
-    def forget() -> None:
-        if by_api.get(identity) is held:
-            del by_api[identity]
-
-    held = _HeldClients(forget)
-    return held
-
-
 @asynccontextmanager
 async def reused_prefect_clients() -> AsyncIterator[None]:
     """Make flow runs started inside use this loop's held clients for the current API.
@@ -109,7 +102,7 @@ async def reused_prefect_clients() -> AsyncIterator[None]:
     identity = _api_identity()
     held = by_api.get(identity)
     if held is None:
-        held = by_api[identity] = _held_for(by_api, identity)
+        held = by_api[identity] = _HeldClients(by_api, identity)
     await held.open()
     # Copies share the clients; entering one makes it current for this call only.
     async with held.async_context.model_copy():
