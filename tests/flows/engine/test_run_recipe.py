@@ -7,6 +7,7 @@ and costs must equal what the simulator answered, priced independently.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ import genai_prices
 import httpx
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.events.worker import EventsWorker
 
 from flows.engine import run_recipe
 from flows.recipe import Recipe
@@ -245,12 +247,17 @@ async def test_task_runs_are_named_after_step_and_model(
 ) -> None:
     result = await run_recipe(triage(), INPUTS, policy=NO_WAIT)
 
+    # Task runs reach the server as events, which it records asynchronously.
+    await asyncio.to_thread(EventsWorker.drain_all)
     async with get_client() as client:
         from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-        runs = await client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(result.run_id)]))
-        )
+        in_run = FlowRunFilter(id=FlowRunFilterId(any_=[UUID(result.run_id)]))
+        for _ in range(100):
+            runs = await client.read_task_runs(flow_run_filter=in_run)
+            if len(runs) == 3 and all(r.state is not None and r.state.is_final() for r in runs):
+                break
+            await asyncio.sleep(0.1)  # the server records events in batches
         flow_run = await client.read_flow_run(UUID(result.run_id))
         flow = await client.read_flow(flow_run.flow_id)
     assert flow.name == "triage-test"
